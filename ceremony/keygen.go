@@ -66,7 +66,7 @@ func Keygen(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts 
 		return nil, err
 	}
 	info := tok.Info()
-	p.Progress(fmt.Sprintf("generating a %s key for %s on %s", opts.Algorithm, opts.Custodian, info))
+	p.Progress(fmt.Sprintf("generating a key (%s) for %s on %s", opts.Algorithm, opts.Custodian, info))
 	if err := Unlock(ctx, tok, p, opts.Unlock); err != nil {
 		return nil, err
 	}

@@ -9,10 +9,10 @@ import (
 
 // TokenListing is one token and the keys on it, as `tokens` shows them.
 type TokenListing struct {
-	Token hsm.TokenInfo  `json:"token"`
-	Keys  []KeyListing   `json:"keys"`
-	Error string         `json:"error,omitempty"`
-	PIN   *hsm.PINState  `json:"pin,omitempty"`
+	Token hsm.TokenInfo `json:"token"`
+	Keys  []KeyListing  `json:"keys"`
+	Error string        `json:"error,omitempty"`
+	PIN   *hsm.PINState `json:"pin,omitempty"`
 }
 
 // KeyListing is a key pair on a token with its TUF key ID.

@@ -256,3 +256,26 @@ func (e *DeviceError) Unwrap() []error {
 	}
 	return errs
 }
+
+// Open opens the token a URI addresses with the backend of its scheme.
+func Open(ctx context.Context, backends []Backend, uri string) (Token, error) {
+	scheme, _, ok := strings.Cut(uri, ":")
+	var schemes []string
+	for _, b := range backends {
+		if ok && strings.EqualFold(scheme, b.Scheme()) {
+			return b.Open(ctx, uri)
+		}
+		schemes = append(schemes, b.Scheme()+":")
+	}
+	return nil, &UnknownSchemeError{URI: RedactURI(uri), Schemes: schemes}
+}
+
+// UnknownSchemeError is a token URI no backend handles.
+type UnknownSchemeError struct {
+	URI     string
+	Schemes []string
+}
+
+func (e *UnknownSchemeError) Error() string {
+	return fmt.Sprintf("unknown token address %q: it must start with %s", e.URI, strings.Join(e.Schemes, " or "))
+}

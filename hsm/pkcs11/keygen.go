@@ -106,6 +106,9 @@ func (t *Token) GenerateKey(_ context.Context, spec hsm.KeySpec) (hsm.Key, error
 	}
 	label := spec.Label
 	if label == "" {
+		label = t.uri.Object
+	}
+	if label == "" {
 		prefix := spec.Prefix
 		if prefix == "" {
 			prefix = "tuf"
@@ -117,8 +120,7 @@ func (t *Token) GenerateKey(_ context.Context, spec hsm.KeySpec) (hsm.Key, error
 		return hsm.Key{}, err
 	}
 	if len(existing) > 0 {
-		return hsm.Key{}, &hsm.DeviceError{Op: "C_FindObjects", Kind: hsm.ErrLabelExists,
-			Err: fmt.Errorf("label %q is taken by %d object(s)", label, len(existing)), Token: t.info.String()}
+		return hsm.Key{}, fmt.Errorf("%w on %s: %q", hsm.ErrLabelExists, t.info, label)
 	}
 
 	public := append([]*pkcs11.Attribute{

@@ -79,11 +79,18 @@ var moduleDirs = []string{
 	"/usr/local/lib",
 }
 
-// DefaultModules returns the well-known modules present on this machine.
+// DefaultModules returns the well-known modules present on this machine,
+// each library once even where distributions link it under two names.
 func DefaultModules() []string {
 	var found []string
+	seen := map[string]bool{}
 	for _, p := range WellKnownModules {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[real] {
+			continue
+		}
+		if st, err := os.Stat(real); err == nil && st.Mode().IsRegular() {
+			seen[real] = true
 			found = append(found, p)
 		}
 	}

@@ -594,4 +594,3 @@ func TestECPointEncodings(t *testing.T) {
 		t.Errorf("edwards25519: %v %v", alg, err)
 	}
 }
-
