@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
+)
+
+// factory carries what every command needs: the streams, the terminal for
+// prompts and the token backends.
+type factory struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// openTTY opens the terminal that prompts go to, even when stdout is
+	// redirected; it fails when there is none (scripts, CI).
+	openTTY  func() (*os.File, error)
+	backends func() []hsm.Backend
+}
+
+func newFactory(stdin io.Reader, stdout, stderr io.Writer) *factory {
+	return &factory{
+		stdin:  stdin,
+		stdout: stdout,
+		stderr: stderr,
+		openTTY: func() (*os.File, error) {
+			return os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		},
+		backends: func() []hsm.Backend { return []hsm.Backend{pkcs11.NewBackend()} },
+	}
+}
+
+// errAborted is a custodian declining a confirmation.
+var errAborted = ceremony.ErrAborted
+
+// errNoTerminal means a person had to be asked and nobody can be.
+var errNoTerminal = errors.New("no terminal to ask on")
+
+// prompter asks on the terminal. quiet drops progress messages.
+type prompter struct {
+	f     *factory
+	yes   bool
+	quiet bool
+}
+
+var _ ceremony.Prompter = (*prompter)(nil)
+
+func (f *factory) prompter(yes, quiet bool) *prompter {
+	return &prompter{f: f, yes: yes, quiet: quiet}
+}
+
+// PIN reads a PIN from the terminal without echo. It is never written
+// anywhere.
+func (p *prompter) PIN(ctx context.Context, tok hsm.TokenInfo, state hsm.PINState) (hsm.PIN, error) {
+	tty, err := p.f.openTTY()
+	if err != nil {
+		return hsm.PIN{}, fmt.Errorf("%w for the PIN of %s", errNoTerminal, tok)
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "PIN for %s (%s): ", tok, state)
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(int(tty.Fd()))
+		done <- result{b, err}
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(tty)
+		return hsm.PIN{}, ctx.Err()
+	case r := <-done:
+		fmt.Fprintln(tty)
+		if r.err != nil {
+			return hsm.PIN{}, fmt.Errorf("failed to read the PIN: %w", r.err)
+		}
+		pin := hsm.NewPIN(string(r.b))
+		clear(r.b)
+		if pin.Empty() {
+			return hsm.PIN{}, errors.New("no PIN entered")
+		}
+		return pin, nil
+	}
+}
+
+// Confirm asks a yes/no question on the terminal; --yes answers yes.
+func (p *prompter) Confirm(ctx context.Context, question string) (bool, error) {
+	if p.yes {
+		return true, nil
+	}
+	tty, err := p.f.openTTY()
+	if err != nil {
+		return false, fmt.Errorf("%w to confirm %q", errNoTerminal, question)
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "%s [y/N] ", question)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if err != nil && ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	ans := strings.ToLower(strings.TrimSpace(line))
+	return ans == "y" || ans == "yes", nil
+}
+
+// Progress goes to stderr so that stdout stays the command's result.
+func (p *prompter) Progress(message string) {
+	if !p.quiet {
+		fmt.Fprintln(p.f.stderr, message)
+	}
+}
+
+// openToken opens the token a URI addresses and reads the PIN it carries,
+// if any.
+func (f *factory) openToken(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
+	pin, _, err := hsm.URIPIN(uri)
+	if err != nil {
+		return nil, hsm.PIN{}, err
+	}
+	tok, err := hsm.Open(ctx, f.backends(), uri)
+	if err != nil {
+		return nil, hsm.PIN{}, err
+	}
+	return tok, pin, nil
+}

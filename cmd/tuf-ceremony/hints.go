@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
+)
+
+// hintsFor says what to do next about err, one line per hint.
+func hintsFor(err error) []string {
+	var uriErr *pkcs11.URIError
+	var schemeErr *hsm.UnknownSchemeError
+	switch {
+	case errors.As(err, &uriErr):
+		if uriErr.Hint != "" {
+			return []string{uriErr.Hint}
+		}
+		return []string{"token addresses look like pkcs11:token=alice?module-path=/usr/lib/softhsm/libsofthsm2.so"}
+	case errors.As(err, &schemeErr):
+		return []string{"token addresses look like pkcs11:token=alice?module-path=/usr/lib/softhsm/libsofthsm2.so"}
+	case errors.Is(err, hsm.ErrModule):
+		return []string{"name a PKCS#11 module with ?module-path=/absolute/path.so; SoftHSM's is /usr/lib/softhsm/libsofthsm2.so (apt-get install softhsm2)"}
+	case errors.Is(err, hsm.ErrTokenNotFound):
+		return []string{"list the tokens present with: tuf-ceremony tokens", "is the right token inserted, and SOFTHSM2_CONF set for SoftHSM?"}
+	case errors.Is(err, hsm.ErrAmbiguousToken):
+		return []string{"add serial=… to the token URI to choose one (tuf-ceremony tokens shows the serials)"}
+	case errors.Is(err, hsm.ErrFinalTry):
+		return []string{"one more wrong PIN locks the token; if you are certain of the PIN, run again with --force-pin"}
+	case errors.Is(err, hsm.ErrPINLocked):
+		return []string{"the token's security officer must unblock the PIN (for SoftHSM: softhsm2-util; for a YubiKey: the PUK)"}
+	case errors.Is(err, hsm.ErrPINIncorrect):
+		return []string{"check the PIN (or the pin-source file); the token locks after too many wrong PINs"}
+	case errors.Is(err, hsm.ErrLabelExists):
+		return []string{"choose another label with ;object=NAME in the token URI, or leave object= out for a fresh one"}
+	case errors.Is(err, hsm.ErrUnsupported):
+		return []string{"choose another --algorithm; ecdsa-p256 is supported by nearly every token"}
+	case errors.Is(err, hsm.ErrTokenRemoved):
+		return []string{"reinsert the token and run the command again; nothing was written"}
+	case errors.Is(err, errNoTerminal):
+		return []string{"run on a terminal, or give the PIN with pin-source=file:/path in the token URI and confirmations with --yes"}
+	case errors.Is(err, ceremony.ErrMediaUnusable):
+		return []string{"--media must be a directory you can write to (an empty one, a new path, or an existing workspace)"}
+	case errors.Is(err, ceremony.ErrWorkspaceLocked):
+		return []string{"wait for the other tuf-ceremony command on this medium to finish"}
+	case errors.Is(err, ceremony.ErrNoWorkspace):
+		return []string{"--media must be an empty directory, a new path, or an existing tuf-ceremony workspace"}
+	case errors.Is(err, fs.ErrPermission):
+		return []string{"choose a --media directory you can write to"}
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes. Scripts branch on them.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitTimeout = 124
+	exitAborted = 130
+)
+
+// version is set at release time with -ldflags; "dev" otherwise.
+var version = "dev"
+
+// Main runs the command line and returns the exit code; only main exits.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := newFactory(os.Stdin, os.Stdout, os.Stderr)
+	return run(ctx, f, os.Args[1:])
+}
+
+// run executes args and reports any error as "error: …" and "hint: …".
+func run(ctx context.Context, f *factory, args []string) int {
+	root := newRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var uerr *usageError
+	switch {
+	case errors.As(err, &uerr):
+		fmt.Fprintf(f.stderr, "error: %v\n", uerr.err)
+		fmt.Fprintf(f.stderr, "hint: see %s --help\n", uerr.cmd)
+		return exitUsage
+	case errors.Is(err, context.Canceled), errors.Is(err, errAborted):
+		fmt.Fprintln(f.stderr, "error: aborted")
+		return exitAborted
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(f.stderr, "error: %v\n", err)
+		return exitTimeout
+	}
+	printError(f.stderr, err)
+	return exitError
+}
+
+func printError(w io.Writer, err error) {
+	fmt.Fprintf(w, "error: %v\n", err)
+	for _, h := range hintsFor(err) {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+}
+
+// usageError is a mistake in the command line itself.
+type usageError struct {
+	cmd string
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func newRootCmd(f *factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tuf-ceremony",
+		Short: "Run TUF key ceremonies with hardware tokens on an air-gapped machine",
+		Long: `tuf-ceremony generates TUF root and targets keys on hardware tokens
+(PKCS#11 HSMs, YubiKeys, SoftHSM for rehearsals), threshold-signs metadata,
+and keeps everything on removable media with an append-only transcript.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+	}
+	root.SetOut(f.stdout)
+	root.SetErr(f.stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{cmd: c.CommandPath(), err: err}
+	})
+	root.AddCommand(newTokensCmd(f), newKeygenCmd(f))
+	for _, c := range root.Commands() {
+		wrapArgs(c)
+	}
+	return root
+}
+
+// wrapArgs turns cobra's argument errors into usage errors.
+func wrapArgs(c *cobra.Command) {
+	if c.Args == nil {
+		c.Args = cobra.NoArgs
+	}
+	check := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &usageError{cmd: cmd.CommandPath(), err: err}
+		}
+		return nil
+	}
+}
+
+// requireFlags fails with a usage error naming the first missing flag.
+func requireFlags(c *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if !c.Flags().Changed(n) {
+			return &usageError{cmd: c.CommandPath(), err: fmt.Errorf("--%s is required", n)}
+		}
+	}
+	return nil
+}

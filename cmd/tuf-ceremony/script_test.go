@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"tuf-ceremony": func() { os.Exit(Main()) },
+	})
+}
+
+// TestScripts runs the CLI scripts of testdata/script against real SoftHSM
+// tokens. Each script creates its tokens with `softhsm-tokens LABEL...`,
+// which sets SOFTHSM2_CONF, $MODULE and a PIN file $WORK/hsm/LABEL.pin.
+func TestScripts(t *testing.T) {
+	module := softhsmtest.RequireSoftHSM(t)
+	_, err := exec.LookPath("pkcs11-tool")
+	softhsmtest.Require(t, err == nil, "OpenSC's pkcs11-tool", "opensc")
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join(softhsmtest.RepoRoot(), "testdata", "script"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("MODULE", module)
+			env.Setenv("SOFTHSM2_CONF", filepath.Join(env.WorkDir, "hsm", "softhsm2.conf"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"softhsm-tokens": cmdSoftHSMTokens,
+			"no-secret":      cmdNoSecret,
+		},
+	})
+}
+
+// softhsm-tokens LABEL... creates initialized tokens in $WORK/hsm.
+func cmdSoftHSMTokens(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: softhsm-tokens LABEL...")
+	}
+	dir := ts.MkAbs("hsm")
+	cmd := exec.Command("bash", append([]string{softhsmtest.Script("softhsm-tokens.sh"), dir}, args...)...)
+	out, err := cmd.CombinedOutput()
+	ts.Check(err)
+	if !strings.Contains(string(out), "export SOFTHSM2_CONF="+filepath.Join(dir, "softhsm2.conf")) {
+		ts.Fatalf("softhsm-tokens.sh printed %q", out)
+	}
+}
+
+// no-secret LABEL PATH... fails if the PIN of token LABEL appears in any
+// of the files (or directories, recursively) named.
+func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: no-secret LABEL PATH...")
+	}
+	pin, err := os.ReadFile(ts.MkAbs(filepath.Join("hsm", args[0]+".pin")))
+	ts.Check(err)
+	secret := strings.TrimSpace(string(pin))
+	for _, p := range args[1:] {
+		err := filepath.Walk(ts.MkAbs(p), func(path string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(b), secret) {
+				ts.Fatalf("the PIN of %s appears in %s", args[0], path)
+			}
+			return nil
+		})
+		ts.Check(err)
+	}
+}
