@@ -4,7 +4,7 @@
 # command to run and fails.
 set -euo pipefail
 
-packages=(softhsm2 opensc pcscd libpcsclite-dev vsmartcard-vpcd)
+packages=(softhsm2 opensc pcscd libpcsclite-dev vsmartcard-vpcd yubico-piv-tool)
 
 if ! command -v go >/dev/null 2>&1; then
 	echo "error: go not found" >&2
