@@ -100,17 +100,19 @@ func recordKey(ctx context.Context, ws *Workspace, tok hsm.Token, key hsm.Key, o
 	if err != nil {
 		return nil, err
 	}
-	keyID, err := tufKey.ID()
+	keyID, err := KeyID(tufKey)
 	if err != nil {
 		return nil, err
 	}
+	info := tok.Info()
 	rec := &KeyRecord{
+		Kind:      KindToken,
 		KeyID:     keyID,
 		Key:       tufKey,
 		Custodian: opts.Custodian,
 		Algorithm: key.Algorithm,
-		Token:     tok.Info(),
-		Object:    KeyObject{Label: key.Label, ID: key.ID, URI: hsm.RedactURI(key.URI)},
+		Token:     &info,
+		Object:    &KeyObject{Label: key.Label, ID: key.ID, URI: hsm.RedactURI(key.URI)},
 		Evidence:  &ev,
 		CreatedAt: ws.now(),
 	}

@@ -22,6 +22,8 @@ import (
 // recordingPrompter answers from a script and records what it was asked.
 type recordingPrompter struct {
 	pin      hsm.PIN
+	decline  bool
+	reviews  []Review
 	asked    []string
 	progress []string
 }
@@ -37,6 +39,17 @@ func (p *recordingPrompter) PIN(_ context.Context, tok hsm.TokenInfo, st hsm.PIN
 func (p *recordingPrompter) Confirm(_ context.Context, q string) (bool, error) {
 	p.asked = append(p.asked, "confirm:"+q)
 	return true, nil
+}
+
+func (p *recordingPrompter) Review(_ context.Context, r Review) (bool, error) {
+	p.asked = append(p.asked, "review:"+r.File+":"+r.Signer)
+	p.reviews = append(p.reviews, r)
+	return !p.decline, nil
+}
+
+func (p *recordingPrompter) Notice(_ context.Context, m string) error {
+	p.asked = append(p.asked, "notice:"+m)
+	return nil
 }
 
 func (p *recordingPrompter) Progress(m string) { p.progress = append(p.progress, m) }
@@ -191,7 +204,9 @@ type fakeToken struct {
 	logins int
 }
 
-func (f *fakeToken) Info() hsm.TokenInfo { return hsm.TokenInfo{Backend: "pkcs11", Label: "bob", Serial: "42"} }
+func (f *fakeToken) Info() hsm.TokenInfo {
+	return hsm.TokenInfo{Backend: "pkcs11", Label: "bob", Serial: "42"}
+}
 func (f *fakeToken) PINState(context.Context) (hsm.PINState, error) {
 	return f.state, nil
 }

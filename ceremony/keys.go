@@ -101,15 +101,24 @@ func SignPayload(s crypto.Signer, key *metadata.Key, payload []byte) ([]byte, er
 
 // KeyRecord is keys/<keyid>.json: a public key and how it came to be.
 type KeyRecord struct {
-	KeyID     string        `json:"keyid"`
-	Key       *metadata.Key `json:"key"`
-	Custodian string        `json:"custodian"`
-	Algorithm hsm.Algorithm `json:"algorithm"`
-	Token     hsm.TokenInfo `json:"token"`
-	Object    KeyObject     `json:"object"`
-	Evidence  *hsm.Evidence `json:"evidence,omitempty"`
-	CreatedAt time.Time     `json:"created_at"`
+	KeyID string        `json:"keyid"`
+	Key   *metadata.Key `json:"key"`
+	// Kind is KindToken for a key generated on a token in a ceremony, or
+	// KindOnline for a public key whose private half lives elsewhere.
+	Kind      string         `json:"kind"`
+	Custodian string         `json:"custodian"`
+	Algorithm hsm.Algorithm  `json:"algorithm,omitempty"`
+	Token     *hsm.TokenInfo `json:"token,omitempty"`
+	Object    *KeyObject     `json:"object,omitempty"`
+	Evidence  *hsm.Evidence  `json:"evidence,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
 }
+
+// Kinds of key records.
+const (
+	KindToken  = "token"
+	KindOnline = "online"
+)
 
 // KeyObject locates the private key on its token.
 type KeyObject struct {
@@ -144,7 +153,7 @@ func (w *Workspace) ReadKeyRecord(keyID string) (*KeyRecord, error) {
 	if r.Key == nil {
 		return nil, fmt.Errorf("%s: no key", KeyRecordPath(keyID))
 	}
-	if id, err := r.Key.ID(); err != nil || id != keyID || r.KeyID != keyID {
+	if id, err := KeyID(r.Key); err != nil || id != keyID || r.KeyID != keyID {
 		return nil, errors.New(KeyRecordPath(keyID) + ": key ID does not match the key it holds")
 	}
 	return &r, nil

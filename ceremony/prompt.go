@@ -17,6 +17,13 @@ type Prompter interface {
 	PIN(ctx context.Context, token hsm.TokenInfo, state hsm.PINState) (hsm.PIN, error)
 	// Confirm asks a yes/no question; false means the person declined.
 	Confirm(ctx context.Context, question string) (bool, error)
+	// Review shows what is about to be signed and asks for confirmation;
+	// false means the custodian declined.
+	Review(ctx context.Context, r Review) (bool, error)
+	// Notice shows an instruction ("insert the token of alice") and, on
+	// a terminal, waits until the person acknowledges it; when nobody can
+	// be asked it only shows it.
+	Notice(ctx context.Context, message string) error
 	// Progress reports a step of a slow or important operation.
 	Progress(message string)
 }

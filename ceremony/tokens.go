@@ -62,7 +62,7 @@ func listToken(ctx context.Context, b hsm.Backend, info hsm.TokenInfo) TokenList
 	for _, k := range keys {
 		kl := KeyListing{Label: k.Label, ID: k.ID, Algorithm: k.Algorithm, URI: k.URI}
 		if tk, err := TUFKey(k.Public); err == nil {
-			if id, err := tk.ID(); err == nil {
+			if id, err := KeyID(tk); err == nil {
 				kl.KeyID, kl.Scheme = id, tk.Scheme
 			}
 		}

@@ -215,18 +215,18 @@ func TestCreateReplaceRemove(t *testing.T) {
 		}
 	}
 	wantSums := "" +
-		sha256Hex("plan\n") + "  ceremony.yaml\n" +
-		sha256Hex("key") + "  keys/k1.json\n" +
-		sha256Hex("root v1") + "  metadata/1.root.json\n" +
-		sha256Hex("root v2") + "  metadata/2.root.json\n" +
-		sha256Hex("root v2") + "  metadata/root.json\n" +
-		sha256Hex(got["transcript.jsonl"]) + "  transcript.jsonl\n"
+		testSHA256Hex("plan\n") + "  ceremony.yaml\n" +
+		testSHA256Hex("key") + "  keys/k1.json\n" +
+		testSHA256Hex("root v1") + "  metadata/1.root.json\n" +
+		testSHA256Hex("root v2") + "  metadata/2.root.json\n" +
+		testSHA256Hex("root v2") + "  metadata/root.json\n" +
+		testSHA256Hex(got["transcript.jsonl"]) + "  transcript.jsonl\n"
 	if got["SHA256SUMS"] != wantSums {
 		t.Errorf("SHA256SUMS = %q, want %q", got["SHA256SUMS"], wantSums)
 	}
 }
 
-func sha256Hex(s string) string { return lineHash(s) }
+func testSHA256Hex(s string) string { return lineHash(s) }
 
 func TestListMissingDir(t *testing.T) {
 	w := &Workspace{Dir: t.TempDir()}

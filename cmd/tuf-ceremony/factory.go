@@ -113,6 +113,48 @@ func (p *prompter) Confirm(ctx context.Context, question string) (bool, error) {
 	return ans == "y" || ans == "yes", nil
 }
 
+// Review prints what is about to be signed, then asks to confirm unless
+// --yes was given.
+func (p *prompter) Review(ctx context.Context, r ceremony.Review) (bool, error) {
+	w := p.f.stderr
+	fmt.Fprintf(w, "\nabout to sign %s (%s v%d) with the key of %s\n", r.File, r.Role, r.Version, r.Signer)
+	fmt.Fprintf(w, "counts for: %s\n", strings.Join(r.Under, ", "))
+	if r.Version == 1 {
+		fmt.Fprintln(w, "contents (first version):")
+	} else {
+		fmt.Fprintf(w, "changes since v%d:\n", r.Version-1)
+	}
+	ceremony.FormatChanges(w, r.Changes)
+	fmt.Fprintf(w, "fingerprint of the signed bytes: %s\n", r.Fingerprint)
+	return p.Confirm(ctx, "sign this?")
+}
+
+// Notice shows an instruction and, on a terminal and without --yes, waits
+// for Enter.
+func (p *prompter) Notice(ctx context.Context, message string) error {
+	tty, err := p.f.openTTY()
+	if p.yes || err != nil {
+		if err == nil {
+			tty.Close()
+		}
+		fmt.Fprintln(p.f.stderr, message)
+		return nil
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "%s\npress Enter when ready (Ctrl-C to stop) ", message)
+	done := make(chan error, 1)
+	go func() {
+		_, err := bufio.NewReader(tty).ReadString('\n')
+		done <- err
+	}()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-done:
+		return err
+	}
+}
+
 // Progress goes to stderr so that stdout stays the command's result.
 func (p *prompter) Progress(message string) {
 	if !p.quiet {

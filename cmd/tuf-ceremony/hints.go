@@ -13,7 +13,10 @@ import (
 func hintsFor(err error) []string {
 	var uriErr *pkcs11.URIError
 	var schemeErr *hsm.UnknownSchemeError
+	var hinted interface{ Hints() []string }
 	switch {
+	case errors.As(err, &hinted):
+		return hinted.Hints()
 	case errors.As(err, &uriErr):
 		if uriErr.Hint != "" {
 			return []string{uriErr.Hint}
@@ -41,6 +44,18 @@ func hintsFor(err error) []string {
 		return []string{"reinsert the token and run the command again; nothing was written"}
 	case errors.Is(err, errNoTerminal):
 		return []string{"run on a terminal, or give the PIN with pin-source=file:/path in the token URI and confirmations with --yes"}
+	case errors.Is(err, errVerifyFailed):
+		return []string{"the problems are listed above; nothing was changed"}
+	case errors.Is(err, ceremony.ErrNothingStaged):
+		return []string{"stage something first: tuf-ceremony init (a new repository) or propose"}
+	case errors.Is(err, ceremony.ErrWrongToken):
+		return []string{"insert the token of one of the custodians named, or see who still has to sign with: tuf-ceremony status"}
+	case errors.Is(err, ceremony.ErrAlreadySigned):
+		return []string{"see who still has to sign with: tuf-ceremony status"}
+	case errors.Is(err, ceremony.ErrNotPublishable):
+		return []string{"collect the missing signatures with tuf-ceremony sign, then publish again; nothing was written"}
+	case errors.Is(err, ceremony.ErrAlreadyInitialized):
+		return []string{"init starts a new repository; use a new --media directory, or propose changes to this one"}
 	case errors.Is(err, ceremony.ErrMediaUnusable):
 		return []string{"--media must be a directory you can write to (an empty one, a new path, or an existing workspace)"}
 	case errors.Is(err, ceremony.ErrWorkspaceLocked):

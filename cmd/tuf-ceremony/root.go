@@ -89,7 +89,8 @@ and keeps everything on removable media with an append-only transcript.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c.CommandPath(), err: err}
 	})
-	root.AddCommand(newTokensCmd(f), newKeygenCmd(f))
+	root.AddCommand(newTokensCmd(f), newKeygenCmd(f), newInitCmd(f), newSignCmd(f), newStatusCmd(f),
+		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

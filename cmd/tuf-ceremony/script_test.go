@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"softhsm-tokens": cmdSoftHSMTokens,
 			"no-secret":      cmdNoSecret,
+			"expand":         cmdExpand,
 		},
 	})
 }
@@ -50,6 +51,10 @@ func cmdSoftHSMTokens(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := exec.Command("bash", append([]string{softhsmtest.Script("softhsm-tokens.sh"), dir}, args...)...)
 	out, err := cmd.CombinedOutput()
 	ts.Check(err)
+	// $ALICE etc.: the token's URI with its module and PIN file.
+	for _, label := range args {
+		ts.Setenv(strings.ToUpper(label), "pkcs11:token="+label+"?module-path="+ts.Getenv("MODULE")+"&pin-source=file:"+filepath.Join(dir, label+".pin"))
+	}
 	if !strings.Contains(string(out), "export SOFTHSM2_CONF="+filepath.Join(dir, "softhsm2.conf")) {
 		ts.Fatalf("softhsm-tokens.sh printed %q", out)
 	}
@@ -80,4 +85,14 @@ func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
 		})
 		ts.Check(err)
 	}
+}
+
+// expand IN OUT writes IN with $VARIABLES of the script's environment
+// replaced, for files that must name $WORK or $MODULE.
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: expand IN OUT")
+	}
+	data := ts.ReadFile(args[0])
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(os.Expand(data, ts.Getenv)), 0o644))
 }

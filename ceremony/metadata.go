@@ -1,0 +1,230 @@
+package ceremony
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// SpecVersion is the TUF specification version tuf-ceremony writes.
+const SpecVersion = "1.0.31"
+
+// KeyOwnerField is where tuf-on-ci repositories keep a key's custodian.
+const KeyOwnerField = "x-tuf-on-ci-keyowner"
+
+// MaxMetadataSize bounds a metadata file read from media.
+const MaxMetadataSize = 64 << 20
+
+// Envelope is a TUF metadata file kept as raw JSON: signatures are made
+// over the canonical form of the signed bytes as they are, so fields this
+// tool does not know survive signing unchanged.
+type Envelope struct {
+	Signed     json.RawMessage
+	Signatures []metadata.Signature
+	// extra holds top-level fields other than signed and signatures.
+	extra map[string]json.RawMessage
+}
+
+// Header is what every metadata type has in common.
+type Header struct {
+	Type        string    `json:"_type"`
+	Version     int64     `json:"version"`
+	SpecVersion string    `json:"spec_version"`
+	Expires     time.Time `json:"expires"`
+}
+
+// ParseEnvelope splits a metadata file into its signed part and its
+// signatures.
+func ParseEnvelope(data []byte) (*Envelope, error) {
+	if len(data) > MaxMetadataSize {
+		return nil, fmt.Errorf("metadata of %d bytes exceeds the %d byte limit", len(data), MaxMetadataSize)
+	}
+	var top map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&top); err != nil {
+		return nil, fmt.Errorf("malformed JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("malformed JSON: data after the metadata object")
+	}
+	e := &Envelope{extra: map[string]json.RawMessage{}}
+	for k, v := range top {
+		switch k {
+		case "signed":
+			e.Signed = v
+		case "signatures":
+			if err := json.Unmarshal(v, &e.Signatures); err != nil {
+				return nil, fmt.Errorf("malformed signatures: %w", err)
+			}
+		default:
+			e.extra[k] = v
+		}
+	}
+	if len(e.Signed) == 0 || e.Signed[0] != '{' {
+		return nil, errors.New(`malformed metadata: no "signed" object`)
+	}
+	if e.Signatures == nil {
+		return nil, errors.New(`malformed metadata: no "signatures" list`)
+	}
+	return e, nil
+}
+
+// Marshal writes the envelope as indented JSON with a final newline. The
+// signed bytes are re-indented, never re-encoded, so no value changes.
+func (e *Envelope) Marshal() ([]byte, error) {
+	sigs := e.Signatures
+	if sigs == nil {
+		sigs = []metadata.Signature{}
+	}
+	top := map[string]any{"signed": e.Signed, "signatures": sigs}
+	for k, v := range e.extra {
+		top[k] = v
+	}
+	b, err := json.MarshalIndent(top, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Payload is the canonical JSON of the signed part: the bytes signed.
+func (e *Envelope) Payload() ([]byte, error) {
+	return cjson.EncodeCanonical(e.Signed)
+}
+
+// Header decodes the common fields of the signed part.
+func (e *Envelope) Header() (Header, error) {
+	var h Header
+	if err := json.Unmarshal(e.Signed, &h); err != nil {
+		return h, fmt.Errorf("malformed signed part: %w", err)
+	}
+	return h, nil
+}
+
+// SignatureBy returns the signature of keyID, if any.
+func (e *Envelope) SignatureBy(keyID string) ([]byte, bool) {
+	for _, s := range e.Signatures {
+		if s.KeyID == keyID {
+			return s.Signature, true
+		}
+	}
+	return nil, false
+}
+
+// SetSignature adds keyID's signature, replacing an earlier one by the
+// same key: a key never signs twice.
+func (e *Envelope) SetSignature(keyID string, sig []byte) {
+	for i, s := range e.Signatures {
+		if s.KeyID == keyID {
+			e.Signatures[i].Signature = sig
+			return
+		}
+	}
+	e.Signatures = append(e.Signatures, metadata.Signature{KeyID: keyID, Signature: sig})
+}
+
+// MarshalSigned encodes a go-tuf signed struct into a new, unsigned
+// envelope.
+func MarshalSigned(signed any) (*Envelope, error) {
+	raw, err := json.Marshal(signed)
+	if err != nil {
+		return nil, err
+	}
+	return &Envelope{Signed: raw, Signatures: []metadata.Signature{}, extra: map[string]json.RawMessage{}}, nil
+}
+
+// ParseRoot parses a root file with go-tuf.
+func ParseRoot(data []byte) (*metadata.Metadata[metadata.RootType], error) {
+	md, err := metadata.Root().FromBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("malformed root: %w", err)
+	}
+	return md, nil
+}
+
+// ParseTargets parses a targets (or delegated targets) file with go-tuf.
+func ParseTargets(data []byte) (*metadata.Metadata[metadata.TargetsType], error) {
+	md, err := metadata.Targets().FromBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("malformed targets: %w", err)
+	}
+	return md, nil
+}
+
+// KeyID is the TUF key ID of key: the SHA-256 of the canonical JSON of its
+// type, scheme and value. Fields such as x-tuf-on-ci-keyowner are left
+// out, as python-tuf and tuf-on-ci do; go-tuf's Key.ID would include them.
+func KeyID(key *metadata.Key) (string, error) {
+	bare := &metadata.Key{Type: key.Type, Scheme: key.Scheme, Value: metadata.KeyVal{PublicKey: key.Value.PublicKey}}
+	return bare.ID()
+}
+
+// VerifySignature checks sig over payload with key, the way go-tuf's
+// VerifyDelegate does (same verifiers, same hash per scheme).
+func VerifySignature(key *metadata.Key, payload, sig []byte) error {
+	pub, err := key.ToPublicKey()
+	if err != nil {
+		return fmt.Errorf("unusable public key: %w", err)
+	}
+	opts, err := SignatureOpts(key)
+	if err != nil {
+		return err
+	}
+	var v signature.Verifier
+	if key.Type == metadata.KeyTypeRSASSA_PSS_SHA256 {
+		rsaPub, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return errors.New("rsa key type with a non-RSA public key")
+		}
+		v, err = signature.LoadRSAPSSVerifier(rsaPub, crypto.SHA256, &rsa.PSSOptions{Hash: crypto.SHA256})
+	} else {
+		v, err = signature.LoadVerifier(pub, opts.HashFunc())
+	}
+	if err != nil {
+		return err
+	}
+	return v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(payload))
+}
+
+// Metadata file names: 3.root.json, 7.targets.json, 2.release.json.
+var versionedName = regexp.MustCompile(`^([1-9][0-9]{0,18})\.(.+)\.json$`)
+
+// VersionedName is the consistent-snapshot name of a role's version.
+func VersionedName(role string, version int64) string {
+	return strconv.FormatInt(version, 10) + "." + role + ".json"
+}
+
+// ParseVersionedName splits "3.root.json" into "root" and 3.
+func ParseVersionedName(name string) (role string, version int64, ok bool) {
+	m := versionedName.FindStringSubmatch(name)
+	if m == nil {
+		return "", 0, false
+	}
+	v, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return m[2], v, true
+}
+
+// shortID abbreviates a key ID for people: the first 8 hex digits.
+func shortID(keyID string) string {
+	if len(keyID) > 8 {
+		return keyID[:8]
+	}
+	return keyID
+}
+
+// hexSig is a signature as TUF files show it.
+func hexSig(sig []byte) string { return hex.EncodeToString(sig) }

@@ -1,0 +1,192 @@
+package ceremony
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+)
+
+// ErrNotPublishable is a publish refused because a rule a TUF client
+// applies does not hold.
+var ErrNotPublishable = errors.New("cannot publish")
+
+// PublishError lists every reason a publish was refused.
+type PublishError struct{ Problems []string }
+
+func (e *PublishError) Error() string {
+	if len(e.Problems) == 1 {
+		return fmt.Sprintf("%v: %s", ErrNotPublishable, e.Problems[0])
+	}
+	return fmt.Sprintf("%v: %d problems:\n  %s", ErrNotPublishable, len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+func (e *PublishError) Unwrap() error { return ErrNotPublishable }
+
+// PublishedFile is a file written to metadata/.
+type PublishedFile struct {
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+}
+
+// Publish moves every staged proposal to metadata/ when, and only when,
+// all of them pass the checks a TUF client makes (invariant 6): roots in
+// sequence, each signed by the threshold of the previous root and of
+// itself; targets signed by the threshold of the newest root's targets
+// role; versions one above the published ones; types, spec versions and
+// expiries sane as of now. Otherwise nothing is written and every problem
+// is listed.
+func Publish(ws *Workspace, now time.Time) ([]PublishedFile, error) {
+	props, err := ws.Proposals()
+	if err != nil {
+		return nil, err
+	}
+	if len(props) == 0 {
+		return nil, ErrNothingStaged
+	}
+	latest, err := ws.LatestRoot()
+	if err != nil {
+		return nil, err
+	}
+	names, err := ws.Custodians(latest)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, p := range props {
+		problems = append(problems, p.signatureProblems(names)...)
+		problems = append(problems, p.headerProblems(now)...)
+	}
+	if len(problems) == 0 {
+		// Only once the signatures are in does go-tuf's own check say
+		// anything new: versions, types, and how a client counts keys.
+		problems = ws.chainProblems(props)
+	}
+	if len(problems) > 0 {
+		return nil, &PublishError{Problems: problems}
+	}
+
+	tx := ws.Begin()
+	var files []PublishedFile
+	for _, p := range props {
+		sum := sha256.Sum256(p.Raw)
+		versioned := path.Join(MetadataDir, p.Name)
+		tx.Create(versioned, p.Raw)
+		tx.Replace(path.Join(MetadataDir, p.Role+".json"), p.Raw)
+		tx.Remove(p.Path)
+		files = append(files, PublishedFile{File: versioned, SHA256: hex.EncodeToString(sum[:])})
+	}
+	tx.Record("published", map[string]any{"files": files})
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("failed to publish: %w", err)
+	}
+	return files, nil
+}
+
+// signatureProblems says which thresholds are unmet, who can still sign,
+// and which signatures do not verify.
+func (p *Proposal) signatureProblems(names map[string]string) []string {
+	var out []string
+	label := fmt.Sprintf("%s v%d", p.Role, p.Version)
+	for _, t := range p.Tally() {
+		for _, id := range t.Invalid {
+			out = append(out, fmt.Sprintf("%s: the signature of %s does not verify (was %s changed after it was signed?)", label, Who(names, id), p.Path))
+		}
+		if !t.Met() {
+			prefix := label
+			if strings.HasPrefix(t.Name, "previous") {
+				prefix = label + ", " + t.Name
+			}
+			out = append(out, fmt.Sprintf("%s: %d of %d signatures; can still sign: %s",
+				prefix, len(t.Signed), t.Threshold, WhoList(names, append(append([]string{}, t.Unsigned...), t.Invalid...))))
+		}
+	}
+	return out
+}
+
+// headerProblems checks type, spec version and expiry.
+func (p *Proposal) headerProblems(now time.Time) []string {
+	var out []string
+	label := fmt.Sprintf("%s v%d", p.Role, p.Version)
+	if major, _, _ := strings.Cut(p.Header.SpecVersion, "."); major != "1" {
+		out = append(out, fmt.Sprintf("%s: unsupported spec_version %q (major version 1 expected)", label, p.Header.SpecVersion))
+	}
+	if !p.Header.Expires.After(now) {
+		out = append(out, fmt.Sprintf("%s: expired at %s", label, p.Header.Expires.UTC().Format(time.RFC3339)))
+	}
+	return out
+}
+
+// chainProblems checks the proposals as a client would, with go-tuf's own
+// trusted-metadata logic: root N+1 against root N, targets against the
+// newest root, and versions one above the published ones.
+func (w *Workspace) chainProblems(props []*Proposal) []string {
+	var out []string
+	roots, err := w.PublishedRoots()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var trusted *trustedmetadata.TrustedMetadata
+	if len(roots) > 0 {
+		data, err := w.ReadFile(path.Join(MetadataDir, VersionedName(metadata.ROOT, roots[len(roots)-1])))
+		if err == nil {
+			trusted, err = trustedmetadata.New(data)
+		}
+		if err != nil {
+			return []string{fmt.Sprintf("published root v%d: %v", roots[len(roots)-1], err)}
+		}
+	}
+	for _, p := range props {
+		if p.Role != metadata.ROOT {
+			continue
+		}
+		var err error
+		if trusted == nil {
+			if p.Version != 1 {
+				out = append(out, fmt.Sprintf("root v%d: no root is published, so the first root must be version 1", p.Version))
+				continue
+			}
+			trusted, err = trustedmetadata.New(p.Raw)
+		} else {
+			_, err = trusted.UpdateRoot(p.Raw)
+		}
+		if err != nil {
+			out = append(out, fmt.Sprintf("root v%d: a TUF client would reject it: %v", p.Version, err))
+			return out
+		}
+	}
+	for _, p := range props {
+		if p.Role == metadata.ROOT {
+			continue
+		}
+		published, err := w.versions(MetadataDir, p.Role)
+		if err != nil {
+			return append(out, err.Error())
+		}
+		want := int64(1)
+		if len(published) > 0 {
+			want = published[len(published)-1] + 1
+		}
+		if p.Version != want {
+			out = append(out, fmt.Sprintf("%s v%d: the next version must be %d", p.Role, p.Version, want))
+		}
+		if trusted == nil {
+			out = append(out, fmt.Sprintf("%s v%d: no root to verify it against", p.Role, p.Version))
+			continue
+		}
+		md, err := ParseTargets(p.Raw)
+		if err == nil {
+			err = trusted.Root.VerifyDelegate(p.Role, md)
+		}
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s v%d: a TUF client would reject it: %v", p.Role, p.Version, err))
+		}
+	}
+	return out
+}

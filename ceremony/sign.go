@@ -1,0 +1,328 @@
+package ceremony
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tuf-ceremony/tuf-ceremony/hsm"
+)
+
+// Review is what a custodian sees and confirms before a signature: what
+// changes against the previous version and a fingerprint of the exact
+// bytes, short enough to read aloud (invariant 4).
+type Review struct {
+	File        string // "staged/2.root.json"
+	Role        string
+	Version     int64
+	Signer      string // "alice (3f1a9c02)"
+	Under       []string
+	Changes     []Change
+	Fingerprint Fingerprint
+}
+
+// Errors of sign that callers branch on.
+var (
+	ErrNothingStaged = errors.New("nothing is staged for signing")
+	ErrWrongToken    = errors.New("wrong token")
+	ErrAlreadySigned = errors.New("already signed")
+)
+
+// SignOptions select what to sign.
+type SignOptions struct {
+	Role   string // only proposals of this role; "" for all
+	Unlock UnlockOptions
+}
+
+// SignedFile is one signature placed by Sign.
+type SignedFile struct {
+	File        string   `json:"file"`
+	Role        string   `json:"role"`
+	Version     int64    `json:"version"`
+	KeyID       string   `json:"keyid"`
+	Custodian   string   `json:"custodian,omitempty"`
+	Under       []string `json:"under"`
+	Fingerprint string   `json:"sha256"`
+}
+
+// signTask is one key of the token signing one proposal.
+type signTask struct {
+	prop  *Proposal
+	keyID string
+	key   hsm.Key
+	tuf   *metadata.Key
+}
+
+// Sign signs every staged proposal that needs a signature from a key on
+// tok. Before any PIN is asked, the token's keys are matched against the
+// key IDs the proposals expect, and a wrong token is named (invariant 2);
+// each proposal is shown and confirmed before it is signed (invariant 4);
+// each signature is verified as a TUF client would before it is written
+// (invariant 5). All signatures are written in one transaction.
+func Sign(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts SignOptions) ([]SignedFile, error) {
+	props, err := ws.Proposals()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Role != "" {
+		var kept []*Proposal
+		for _, pr := range props {
+			if pr.Role == opts.Role {
+				kept = append(kept, pr)
+			}
+		}
+		props = kept
+	}
+	if len(props) == 0 {
+		if opts.Role != "" {
+			return nil, fmt.Errorf("%w: no staged %s metadata", ErrNothingStaged, opts.Role)
+		}
+		return nil, ErrNothingStaged
+	}
+	latest, err := ws.LatestRoot()
+	if err != nil {
+		return nil, err
+	}
+	names, err := ws.Custodians(latest)
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range props {
+		for _, r := range pr.Requirements {
+			for id, k := range r.Keys {
+				if owner, ok := k.UnrecognizedFields[KeyOwnerField].(string); ok && names[id] == "" {
+					names[id] = owner
+				}
+			}
+		}
+	}
+
+	onToken, err := tokenKeyIDs(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := planSignatures(ws, tok, props, onToken, names)
+	if err != nil {
+		return nil, err
+	}
+
+	for _, t := range tasks {
+		review, err := ws.review(t, names)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := p.Review(ctx, review)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrAborted
+		}
+	}
+	if err := Unlock(ctx, tok, p, opts.Unlock); err != nil {
+		return nil, err
+	}
+
+	var done []SignedFile
+	changed := map[string]*Proposal{}
+	tx := ws.Begin()
+	for _, t := range tasks {
+		who := Who(names, t.keyID)
+		p.Progress(fmt.Sprintf("signing %s with the key of %s", t.prop.Name, who))
+		signer, err := tok.Signer(ctx, t.key)
+		if err != nil {
+			return nil, err
+		}
+		sig, err := SignPayload(signer, t.tuf, t.prop.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("failed to sign %s with the key of %s: %w", t.prop.Name, who, err)
+		}
+		if err := VerifySignature(t.tuf, t.prop.Payload, sig); err != nil {
+			return nil, fmt.Errorf("%w: %s by %s: %v", hsm.ErrBadSignature, t.prop.Name, who, err)
+		}
+		t.prop.Env.SetSignature(t.keyID, sig)
+		changed[t.prop.Path] = t.prop
+		sum := sha256.Sum256(t.prop.Payload)
+		sf := SignedFile{
+			File: t.prop.Path, Role: t.prop.Role, Version: t.prop.Version, KeyID: t.keyID,
+			Custodian: names[t.keyID], Under: requirementsListing(t.prop, t.keyID), Fingerprint: hex.EncodeToString(sum[:]),
+		}
+		done = append(done, sf)
+		tx.Record("signed", sf)
+	}
+	for rel, pr := range changed {
+		data, err := pr.Env.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		tx.Replace(rel, data)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("failed to write the signatures: %w", err)
+	}
+	return done, nil
+}
+
+// tokenKeyIDs maps the TUF key IDs of the keys on a token to the keys.
+func tokenKeyIDs(ctx context.Context, tok hsm.Token) (map[string]hsm.Key, error) {
+	keys, err := tok.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]hsm.Key{}
+	for _, k := range keys {
+		tk, err := TUFKey(k.Public)
+		if err != nil {
+			continue
+		}
+		id, err := KeyID(tk)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = k
+	}
+	return out, nil
+}
+
+// planSignatures pairs the token's keys with the proposals that need
+// them, or explains why there is nothing for this token to sign.
+func planSignatures(ws *Workspace, tok hsm.Token, props []*Proposal, onToken map[string]hsm.Key, names map[string]string) ([]signTask, error) {
+	var tasks []signTask
+	var already []string
+	for _, pr := range props {
+		ids := make([]string, 0, len(onToken))
+		for id := range onToken {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			tufKey := pr.KeyFor(id)
+			if tufKey == nil {
+				continue
+			}
+			if !pr.NeedsKey(id) {
+				already = append(already, fmt.Sprintf("%s by %s", pr.Name, Who(names, id)))
+				continue
+			}
+			tasks = append(tasks, signTask{prop: pr, keyID: id, key: onToken[id], tuf: tufKey})
+		}
+	}
+	if len(tasks) > 0 {
+		return tasks, nil
+	}
+	if len(already) > 0 {
+		return nil, fmt.Errorf("%w: %s; nothing else staged needs this token", ErrAlreadySigned, strings.Join(already, ", "))
+	}
+	return nil, &WrongTokenError{Token: tok.Info(), Holder: tokenHolder(ws, tok, onToken, names), Expected: expectedSigners(ws, props, names)}
+}
+
+// WrongTokenError names the token presented and the ones expected.
+type WrongTokenError struct {
+	Token    hsm.TokenInfo
+	Holder   string   // whose token it is, when known
+	Expected []string // "bob (serial 1a2b…)"
+}
+
+func (e *WrongTokenError) Error() string {
+	holder := ""
+	if e.Holder != "" {
+		holder = ", the token of " + e.Holder + ","
+	}
+	return fmt.Sprintf("%v: %s%s holds no key that a staged file needs; expected the token of %s",
+		ErrWrongToken, e.Token, holder, strings.Join(e.Expected, " or "))
+}
+
+func (e *WrongTokenError) Unwrap() error { return ErrWrongToken }
+
+// tokenHolder names the custodian of a token, from its keys or serial.
+func tokenHolder(ws *Workspace, tok hsm.Token, onToken map[string]hsm.Key, names map[string]string) string {
+	for id := range onToken {
+		if n := names[id]; n != "" {
+			return n
+		}
+	}
+	info := tok.Info()
+	for id, n := range names {
+		rec, err := ws.ReadKeyRecord(id)
+		if err == nil && rec.Token != nil && rec.Token.Serial == info.Serial && rec.Token.Backend == info.Backend {
+			return n
+		}
+	}
+	return ""
+}
+
+// expectedSigners lists who can still sign, with their token serials.
+func expectedSigners(ws *Workspace, props []*Proposal, names map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, pr := range props {
+		for _, t := range pr.Tally() {
+			for _, id := range append(append([]string{}, t.Unsigned...), t.Invalid...) {
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				s := Who(names, id)
+				if rec, err := ws.ReadKeyRecord(id); err == nil && rec.Token != nil {
+					s += " on " + rec.Token.String()
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return []string{"nobody: every threshold is met"}
+	}
+	return out
+}
+
+// requirementsListing names the thresholds a key's signature counts for.
+func requirementsListing(pr *Proposal, keyID string) []string {
+	var out []string
+	for _, r := range pr.Requirements {
+		if _, ok := r.Keys[keyID]; ok {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// review builds what the custodian confirms before signing.
+func (w *Workspace) review(t signTask, names map[string]string) (Review, error) {
+	prev, err := w.previousVersion(t.prop)
+	if err != nil {
+		return Review{}, err
+	}
+	changes, err := DiffFiles(prev, mustMarshal(t.prop.Env), func(id string) string { return names[id] })
+	if err != nil {
+		return Review{}, fmt.Errorf("%s: %w", t.prop.Path, err)
+	}
+	return Review{
+		File:        t.prop.Path,
+		Role:        t.prop.Role,
+		Version:     t.prop.Version,
+		Signer:      Who(names, t.keyID),
+		Under:       requirementsListing(t.prop, t.keyID),
+		Changes:     changes,
+		Fingerprint: FingerprintOf(t.prop.Payload),
+	}, nil
+}
+
+// previousVersion is the published version a proposal follows, or nil.
+func (w *Workspace) previousVersion(pr *Proposal) ([]byte, error) {
+	if pr.Version <= 1 {
+		return nil, nil
+	}
+	data, err := w.ReadFile(path.Join(MetadataDir, VersionedName(pr.Role, pr.Version-1)))
+	if err != nil {
+		return nil, fmt.Errorf("%s follows version %d, which is not published: %w", pr.Path, pr.Version-1, err)
+	}
+	return data, nil
+}

@@ -1,0 +1,356 @@
+package ceremony
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+)
+
+// VerifyOptions modify Verify.
+type VerifyOptions struct {
+	// RootSHA256 pins the trusted root by the SHA-256 of its file; the
+	// chain is walked from that version. Empty trusts 1.root.json.
+	RootSHA256 string
+	// At is the time expiries are judged at.
+	At time.Time
+}
+
+// VerifyReport is what verify found. Problems is empty when all holds.
+type VerifyReport struct {
+	Dir         string        `json:"dir"`
+	Kind        string        `json:"kind"` // "workspace" or "directory"
+	At          time.Time     `json:"at"`
+	TrustedFrom int64         `json:"trusted_from"`
+	Roots       []FileSummary `json:"roots"`
+	Targets     *FileSummary  `json:"targets,omitempty"`
+	Roles       []RoleSummary `json:"roles"`
+	Sums        string        `json:"sha256sums"` // "ok", "absent" or the problem
+	Transcript  string        `json:"transcript"` // "N entries, chain intact, last …", "absent" or the problem
+	Problems    []string      `json:"problems"`
+}
+
+// FileSummary is one verified metadata file.
+type FileSummary struct {
+	File    string    `json:"file"`
+	Version int64     `json:"version"`
+	SHA256  string    `json:"sha256"`
+	Expires time.Time `json:"expires"`
+}
+
+// RoleSummary is one role of the newest root.
+type RoleSummary struct {
+	Role      string       `json:"role"`
+	Threshold int          `json:"threshold"`
+	Keys      []KeySummary `json:"keys"`
+	Version   int64        `json:"version,omitempty"` // of the role's own metadata, when verified
+	Expires   *time.Time   `json:"expires,omitempty"`
+	DaysLeft  *int         `json:"days_left,omitempty"`
+}
+
+// KeySummary is a key of a role with what is known of its custodian and
+// its origin.
+type KeySummary struct {
+	KeyID     string `json:"keyid"`
+	Custodian string `json:"custodian,omitempty"`
+	Scheme    string `json:"scheme"`
+	Evidence  string `json:"evidence"`
+}
+
+// OK reports whether verify found no problem.
+func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
+
+func (r *VerifyReport) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// Verify checks a published repository the way a TUF client would, from
+// the first (or pinned) root through every version, then targets against
+// the newest root, expiries as of opts.At, and, in a workspace, SHA256SUMS
+// and the transcript's hash chain. dir is a workspace or a plain directory
+// of N.root.json files. It reads only.
+func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
+	if opts.At.IsZero() {
+		opts.At = time.Now()
+	}
+	rep := &VerifyReport{Dir: dir, Kind: "directory", At: opts.At.UTC(), Sums: "absent", Transcript: "absent", Problems: []string{}}
+	metaDir := dir
+	var ws *Workspace
+	if st, err := os.Stat(filepath.Join(dir, TranscriptFile)); err == nil && st.Mode().IsRegular() {
+		w, err := OpenWorkspace(dir)
+		if err != nil {
+			return nil, err
+		}
+		ws, rep.Kind, metaDir = w, "workspace", filepath.Join(dir, MetadataDir)
+	} else if st, err := os.Stat(filepath.Join(dir, MetadataDir)); err == nil && st.IsDir() {
+		metaDir = filepath.Join(dir, MetadataDir)
+	}
+
+	files, err := readMetadataDir(metaDir)
+	if err != nil {
+		return nil, err
+	}
+	trusted := rep.verifyRoots(metaDir, files, opts)
+	if trusted != nil {
+		rep.verifyTargets(metaDir, files, trusted, opts.At)
+		rep.summarizeRoles(trusted, ws, opts.At)
+	}
+	if ws != nil {
+		rep.Sums = "ok"
+		if err := ws.VerifySums(); err != nil {
+			rep.Sums = err.Error()
+			rep.problem("%s", err)
+		}
+		rep.Transcript = transcriptSummary(ws, rep)
+	}
+	return rep, nil
+}
+
+// readMetadataDir lists the regular files of the metadata directory.
+func readMetadataDir(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", dir, err)
+	}
+	files := map[string]bool{}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			files[e.Name()] = true
+		}
+	}
+	return files, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > MaxMetadataSize {
+		return nil, fmt.Errorf("%s: %d bytes exceeds the %d byte limit", path, st.Size(), MaxMetadataSize)
+	}
+	return os.ReadFile(path)
+}
+
+// verifyRoots walks the root chain and returns the newest trusted root.
+func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts VerifyOptions) *trustedmetadata.TrustedMetadata {
+	var versions []int64
+	for name := range files {
+		if role, v, ok := ParseVersionedName(name); ok && role == metadata.ROOT {
+			versions = append(versions, v)
+		}
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
+	if len(versions) == 0 {
+		rep.problem("no N.root.json in %s", dir)
+		return nil
+	}
+	start := 0
+	if opts.RootSHA256 != "" {
+		start = -1
+		for i, v := range versions {
+			data, err := readLimited(filepath.Join(dir, VersionedName(metadata.ROOT, v)))
+			if err == nil && sha256Hex(data) == strings.ToLower(opts.RootSHA256) {
+				start = i
+			}
+		}
+		if start < 0 {
+			rep.problem("no root file has the pinned SHA-256 %s", opts.RootSHA256)
+			return nil
+		}
+	} else if versions[0] != 1 {
+		rep.problem("the chain starts at root v%d: 1.root.json is missing (or pin a root with --root-sha256)", versions[0])
+		return nil
+	}
+	var trusted *trustedmetadata.TrustedMetadata
+	for i := start; i < len(versions); i++ {
+		v := versions[i]
+		name := VersionedName(metadata.ROOT, v)
+		data, err := readLimited(filepath.Join(dir, name))
+		if err != nil {
+			rep.problem("%s: %v", name, err)
+			return trusted
+		}
+		if trusted == nil {
+			trusted, err = trustedmetadata.New(data)
+			rep.TrustedFrom = v
+		} else {
+			if v != trusted.Root.Signed.Version+1 {
+				rep.problem("root v%d is missing: the chain jumps from v%d to v%d", trusted.Root.Signed.Version+1, trusted.Root.Signed.Version, v)
+				return trusted
+			}
+			_, err = trusted.UpdateRoot(data)
+		}
+		if err != nil {
+			rep.problem("%s is rejected: %v", name, err)
+			return trusted
+		}
+		if trusted.Root.Signed.Version != v {
+			rep.problem("%s holds version %d", name, trusted.Root.Signed.Version)
+			return trusted
+		}
+		rep.Roots = append(rep.Roots, FileSummary{File: name, Version: v, SHA256: sha256Hex(data), Expires: trusted.Root.Signed.Expires})
+	}
+	if trusted == nil {
+		return nil
+	}
+	newest := trusted.Root.Signed
+	if !newest.Expires.After(opts.At) {
+		rep.problem("the newest root, v%d, expired at %s", newest.Version, newest.Expires.UTC().Format(time.RFC3339))
+	}
+	if files["root.json"] {
+		data, err := readLimited(filepath.Join(dir, "root.json"))
+		if err != nil || sha256Hex(data) != rep.Roots[len(rep.Roots)-1].SHA256 {
+			rep.problem("root.json is not the newest root, %s", VersionedName(metadata.ROOT, newest.Version))
+		}
+	}
+	return trusted
+}
+
+// verifyTargets checks the newest targets against the newest root.
+func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, trusted *trustedmetadata.TrustedMetadata, at time.Time) {
+	var newest int64
+	for name := range files {
+		if role, v, ok := ParseVersionedName(name); ok && role == metadata.TARGETS && v > newest {
+			newest = v
+		}
+	}
+	name := VersionedName(metadata.TARGETS, newest)
+	if newest == 0 {
+		if !files["targets.json"] {
+			return
+		}
+		name = "targets.json"
+	}
+	data, err := readLimited(filepath.Join(dir, name))
+	if err != nil {
+		rep.problem("%s: %v", name, err)
+		return
+	}
+	md, err := ParseTargets(data)
+	if err == nil && md.Signed.Type != metadata.TARGETS {
+		err = fmt.Errorf("_type is %q", md.Signed.Type)
+	}
+	if err == nil {
+		err = trusted.Root.VerifyDelegate(metadata.TARGETS, md)
+	}
+	if err != nil {
+		rep.problem("%s is rejected: %v", name, err)
+		return
+	}
+	if newest != 0 && md.Signed.Version != newest {
+		rep.problem("%s holds version %d", name, md.Signed.Version)
+	}
+	if !md.Signed.Expires.After(at) {
+		rep.problem("targets v%d expired at %s", md.Signed.Version, md.Signed.Expires.UTC().Format(time.RFC3339))
+	}
+	if newest != 0 && files["targets.json"] {
+		cur, err := readLimited(filepath.Join(dir, "targets.json"))
+		if err != nil || sha256Hex(cur) != sha256Hex(data) {
+			rep.problem("targets.json is not the newest targets, %s", name)
+		}
+	}
+	rep.Targets = &FileSummary{File: name, Version: md.Signed.Version, SHA256: sha256Hex(data), Expires: md.Signed.Expires}
+}
+
+// summarizeRoles describes the newest root's roles and keys.
+func (rep *VerifyReport) summarizeRoles(trusted *trustedmetadata.TrustedMetadata, ws *Workspace, at time.Time) {
+	root := trusted.Root
+	names := map[string]string{}
+	if ws != nil {
+		if n, err := ws.Custodians(root); err == nil {
+			names = n
+		}
+	} else {
+		for id, k := range root.Signed.Keys {
+			if owner, ok := k.UnrecognizedFields[KeyOwnerField].(string); ok {
+				names[id] = owner
+			}
+		}
+	}
+	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		r, ok := root.Signed.Roles[role]
+		if !ok {
+			rep.problem("root v%d has no %s role", root.Signed.Version, role)
+			continue
+		}
+		rs := RoleSummary{Role: role, Threshold: r.Threshold}
+		for _, id := range r.KeyIDs {
+			ks := KeySummary{KeyID: id, Custodian: names[id], Evidence: "no record"}
+			if k, ok := root.Signed.Keys[id]; ok {
+				ks.Scheme = k.Scheme
+			}
+			if ws != nil {
+				ks.Evidence = keyEvidence(ws, id)
+			}
+			rs.Keys = append(rs.Keys, ks)
+		}
+		switch role {
+		case metadata.ROOT:
+			rs.Version, rs.Expires = root.Signed.Version, &root.Signed.Expires
+		case metadata.TARGETS:
+			if rep.Targets != nil {
+				rs.Version, rs.Expires = rep.Targets.Version, &rep.Targets.Expires
+			}
+		}
+		if rs.Expires != nil {
+			days := int(rs.Expires.Sub(at).Hours() / 24)
+			rs.DaysLeft = &days
+		}
+		rep.Roles = append(rep.Roles, rs)
+	}
+}
+
+// keyEvidence summarizes keys/<keyid>.json for the verify table.
+func keyEvidence(ws *Workspace, keyID string) string {
+	rec, err := ws.ReadKeyRecord(keyID)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "no record"
+	}
+	if err != nil {
+		return "bad record: " + err.Error()
+	}
+	if rec.Kind == KindOnline {
+		return "online key (private half outside the ceremony)"
+	}
+	if rec.Evidence == nil {
+		return "no evidence"
+	}
+	a := rec.Evidence.Attributes
+	if rec.Evidence.Kind == "pkcs11-attributes" && a["CKA_LOCAL"] && a["CKA_NEVER_EXTRACTABLE"] && a["CKA_ALWAYS_SENSITIVE"] && !a["CKA_EXTRACTABLE"] {
+		return fmt.Sprintf("generated on %s, never extractable (PKCS#11 attributes)", rec.Token)
+	}
+	return rec.Evidence.Kind + " evidence does not show a non-extractable key"
+}
+
+// transcriptSummary checks the transcript's chain.
+func transcriptSummary(ws *Workspace, rep *VerifyReport) string {
+	entries, err := ws.Transcript()
+	if errors.Is(err, fs.ErrNotExist) {
+		return "absent"
+	}
+	if err != nil {
+		rep.problem("transcript: %v", err)
+		return err.Error()
+	}
+	last, err := ws.ReadFile(TranscriptFile)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSuffix(string(last), "\n"), "\n")
+	return fmt.Sprintf("%d entries, hash chain intact, last entry SHA-256 %s", len(entries), sha256Hex([]byte(lines[len(lines)-1])))
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

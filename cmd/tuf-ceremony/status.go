@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
+)
+
+type statusOptions struct {
+	media string
+	json  bool
+}
+
+func newStatusCmd(f *factory) *cobra.Command {
+	opts := &statusOptions{}
+	c := &cobra.Command{
+		Use:   "status --media DIR",
+		Short: "Show the signatures and thresholds of staged metadata",
+		Example: `  tuf-ceremony status --media /media/usb
+  tuf-ceremony status --media ./ws --json`,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := requireFlags(c, "media"); err != nil {
+				return err
+			}
+			return runStatus(c.Context(), f, opts)
+		},
+	}
+	c.Flags().StringVar(&opts.media, "media", "", "workspace `DIR`")
+	c.Flags().BoolVar(&opts.json, "json", false, "print JSON")
+	return c
+}
+
+func runStatus(_ context.Context, f *factory, opts *statusOptions) error {
+	ws, err := ceremony.OpenWorkspace(opts.media)
+	if err != nil {
+		return err
+	}
+	st, err := ceremony.Status(ws)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		return writeJSON(f.stdout, st)
+	}
+	if len(st) == 0 {
+		fmt.Fprintln(f.stdout, "nothing staged")
+		return nil
+	}
+	for _, s := range st {
+		printStatus(f.stdout, s, time.Now())
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, s ceremony.ProposalStatus, now time.Time) {
+	ready := "not ready"
+	if s.Ready {
+		ready = "ready to publish"
+	}
+	days := int(s.Expires.Sub(now).Hours() / 24)
+	fmt.Fprintf(w, "%s  %s v%d  expires %s (%d days)  %s\n", s.File, s.Role, s.Version, s.Expires.UTC().Format("2006-01-02"), days, ready)
+	for _, r := range s.Requirements {
+		mark := "✗"
+		if r.Met && len(r.Invalid) == 0 {
+			mark = "✓"
+		}
+		fmt.Fprintf(w, "  %s: %d/%d %s", r.Name, len(r.Signed), r.Threshold, mark)
+		if len(r.Signed) > 0 {
+			fmt.Fprintf(w, "  signed: %s", names(r.Signed))
+		}
+		if len(r.Invalid) > 0 {
+			fmt.Fprintf(w, "  INVALID signature: %s", names(r.Invalid))
+		}
+		if !r.Met {
+			fmt.Fprintf(w, "  can still sign: %s", names(r.CanStillSign))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func names(ss []ceremony.Signer) string {
+	if len(ss) == 0 {
+		return "nobody"
+	}
+	var out []string
+	for _, s := range ss {
+		n := s.KeyID[:8]
+		if s.Custodian != "" {
+			n = s.Custodian
+		}
+		out = append(out, n)
+	}
+	return strings.Join(out, ", ")
+}
