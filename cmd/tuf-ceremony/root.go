@@ -90,7 +90,7 @@ and keeps everything on removable media with an append-only transcript.`,
 		return &usageError{cmd: c.CommandPath(), err: err}
 	})
 	root.AddCommand(newTokensCmd(f), newKeygenCmd(f), newInitCmd(f), newSignCmd(f), newStatusCmd(f),
-		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f))
+		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f), newProposeCmd(f))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

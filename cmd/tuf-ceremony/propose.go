@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
+)
+
+func newProposeCmd(f *factory) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "propose",
+		Short: "Stage a new version of metadata for signing",
+	}
+	c.AddCommand(newProposeTargetsCmd(f))
+	return c
+}
+
+type proposeTargetsOptions struct {
+	media   string
+	add     []string
+	remove  []string
+	expires string
+	json    bool
+}
+
+func newProposeTargetsCmd(f *factory) *cobra.Command {
+	opts := &proposeTargetsOptions{}
+	c := &cobra.Command{
+		Use:   "targets --media DIR",
+		Short: "Stage the next targets version with targets added or removed",
+		Long: `Stage the next version of targets from the newest published one. Each
+--add-target FILE is listed under its base name (or TARGET_PATH=FILE) with its
+length, SHA-256 and SHA-512 computed from the file. The new version expires
+after --expires, or after the plan's targets expiry. It starts unsigned: the
+targets custodians sign it with tuf-ceremony sign.`,
+		Example: `  tuf-ceremony propose targets --media /media/usb --add-target dist/app-1.2.tar.gz
+  tuf-ceremony propose targets --media ./ws --add-target apps/app.tgz=build/app.tgz --remove-target app-1.1.tar.gz --expires 26w`,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := requireFlags(c, "media"); err != nil {
+				return err
+			}
+			return runProposeTargets(c.Context(), f, opts)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&opts.media, "media", "", "workspace `DIR`")
+	fl.StringArrayVar(&opts.add, "add-target", nil, "add `FILE` (or TARGET_PATH=FILE); repeatable")
+	fl.StringArrayVar(&opts.remove, "remove-target", nil, "remove the target `PATH`; repeatable")
+	fl.StringVar(&opts.expires, "expires", "", "validity of the new version, e.g. 26w, 365d")
+	fl.BoolVar(&opts.json, "json", false, "print the proposal as JSON")
+	return c
+}
+
+func runProposeTargets(_ context.Context, f *factory, opts *proposeTargetsOptions) error {
+	change := ceremony.TargetsChange{Add: map[string]string{}, Remove: opts.remove}
+	if opts.expires != "" {
+		d, err := ceremony.ParseDuration(opts.expires)
+		if err != nil {
+			return &usageError{cmd: "tuf-ceremony propose targets", err: fmt.Errorf("--expires: %w", err)}
+		}
+		change.Expires = d
+	}
+	for _, a := range opts.add {
+		p, file := ceremony.TargetPathOf(a)
+		change.Add[p] = file
+	}
+	ws, err := ceremony.OpenWorkspace(opts.media)
+	if err != nil {
+		return err
+	}
+	prop, err := ceremony.ProposeTargets(ws, change)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		return writeJSON(f.stdout, prop)
+	}
+	fmt.Fprintf(f.stdout, "staged %s\n", prop.File)
+	ceremony.FormatChanges(f.stdout, prop.Changes)
+	return nil
+}
