@@ -129,7 +129,7 @@ func (w *Workspace) checkUninitialized() error {
 func preflight(ctx context.Context, plan *Plan, open TokenOpener) error {
 	for _, role := range plan.RoleNames() {
 		for i, pk := range plan.Role(role).Keys {
-			if pk.Kind() != "token" {
+			if pk.Kind() != KeyKindToken {
 				continue
 			}
 			tok, _, err := open(ctx, pk.Token)
@@ -146,17 +146,20 @@ func preflight(ctx context.Context, plan *Plan, open TokenOpener) error {
 // returns the record and, for a key not yet in keys/, its encoding.
 func resolveKey(ctx context.Context, ws *Workspace, p Prompter, plan *Plan, pk PlanKey, role string, opts InitOptions) (*KeyRecord, []byte, error) {
 	switch pk.Kind() {
-	case "key":
+	case KeyKindKey:
 		rec, err := ws.ReadKeyRecord(pk.Key)
 		return rec, nil, err
-	case "public_key":
-		file := pk.PublicKey
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(plan.Dir, file)
-		}
-		key, err := LoadPublicKey(file)
-		if err != nil {
-			return nil, nil, err
+	case KeyKindPublicKey:
+		key := pk.OnlineKey() // read and checked by LoadPlan
+		if key == nil {
+			file := pk.PublicKey
+			if !filepath.IsAbs(file) {
+				file = filepath.Join(plan.Dir, file)
+			}
+			var err error
+			if key, err = LoadPublicKey(file); err != nil {
+				return nil, nil, err
+			}
 		}
 		id, err := KeyID(key)
 		if err != nil {
@@ -178,10 +181,9 @@ func resolveKey(ctx context.Context, ws *Workspace, p Prompter, plan *Plan, pk P
 		return nil, nil, err
 	}
 	defer tok.Close()
-	alg := hsm.Algorithm(pk.Algorithm)
 	rec, err := Keygen(ctx, ws, tok, p, KeygenOptions{
 		Custodian: pk.Custodian,
-		Algorithm: alg,
+		Algorithm: pk.TokenAlgorithm(),
 		Unlock:    UnlockOptions{PIN: pin, Force: opts.ForcePIN},
 	})
 	return rec, nil, err
