@@ -68,8 +68,6 @@ func Report(w io.Writer, ws *Workspace, now time.Time) error {
 		if rec.Token != nil {
 			token = fmt.Sprintf("%s %s, serial %s", rec.Token.Manufacturer, rec.Token.Model, rec.Token.Serial)
 			custodians[rec.Custodian] = appendUnique(custodians[rec.Custodian], "serial "+rec.Token.Serial)
-		} else {
-			custodians[rec.Custodian] = appendUnique(custodians[rec.Custodian], "online key")
 		}
 		r := roles[id]
 		sort.Strings(r)

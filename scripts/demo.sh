@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# demo.sh — a rehearsal on throw-away SoftHSM tokens, in a temporary
-# directory that is removed at the end (KEEP=1 keeps it). Run by `make demo`.
+# demo.sh — a complete rehearsal of a TUF key ceremony on throw-away SoftHSM
+# tokens, in a temporary directory removed at the end (KEEP=1 keeps it).
+# Run by `make demo`.
 #
-# So far the rehearsal covers the first part of a ceremony: the custodians'
-# tokens are listed and each custodian generates a key on their token,
-# recorded on the "removable medium" (a workspace directory).
+# Root is held by alice, bob and carol (any 2 of 3 sign), targets by dave;
+# snapshot and timestamp use online keys whose public halves are in the plan.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,35 +19,81 @@ else
 fi
 media="$work/media"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+say() { printf '%s\n' "$*"; }
+run() { printf '\n$ %s\n' "$*"; "$@"; }
 
-step "1. Throw-away SoftHSM tokens for three custodians"
-eval "$("$root/scripts/softhsm-tokens.sh" "$work/hsm" alice bob carol)"
-echo "SOFTHSM2_CONF=$SOFTHSM2_CONF (PINs in $work/hsm/*.pin)"
-
-step "2. The tokens present"
-run "$bin" tokens
-
-step "3. Each custodian generates a key on their own token"
 module=$(ls /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so 2>/dev/null | head -1)
-for who in alice:ecdsa-p256 bob:ed25519 carol:ecdsa-p384; do
-	name=${who%%:*} alg=${who#*:}
-	run "$bin" keygen --media "$media" --custodian "$name" --algorithm "$alg" \
-		--token "pkcs11:token=$name;object=root-$name?module-path=$module&pin-source=file:$work/hsm/$name.pin"
-done
+token() { echo "pkcs11:token=$1?module-path=$module&pin-source=file:$work/hsm/$1.pin"; }
 
-step "4. The keys, now on the tokens"
+step "1. Each custodian brings a token (here: throw-away SoftHSM tokens)"
+eval "$("$root/scripts/softhsm-tokens.sh" "$work/hsm" alice bob carol dave)"
+say "SOFTHSM2_CONF=$SOFTHSM2_CONF; the PINs are in $work/hsm/*.pin"
 run "$bin" tokens --module "$module"
 
-step "5. The removable medium"
-(cd "$media" && find . -type f ! -name '.*' | sort)
-echo
-echo "transcript.jsonl (hash-chained, append-only):"
-cut -c1-150 "$media/transcript.jsonl" | sed 's/$/…/'
-echo
-echo "SHA256SUMS checks:"
-(cd "$media" && sha256sum -c SHA256SUMS)
+step "2. The plan: who holds which role, thresholds, expiries"
+cp "$root/testdata/plans/online-snapshot.pem" "$root/testdata/plans/online-timestamp.pem" "$work/"
+cat >"$work/ceremony.yaml" <<PLAN
+name: demo rehearsal
+roles:
+  root:
+    threshold: 2
+    expires: 365d
+    keys:
+      - {custodian: alice, token: "$(token alice)"}
+      - {custodian: bob, token: "$(token bob)", algorithm: ed25519}
+      - {custodian: carol, token: "$(token carol)", algorithm: ecdsa-p384}
+  targets:
+    threshold: 1
+    expires: 26w
+    keys:
+      - {custodian: dave, token: "$(token dave)"}
+  snapshot:
+    threshold: 1
+    expires: 7d
+    keys:
+      - {public_key: online-snapshot.pem, custodian: online}
+  timestamp:
+    threshold: 1
+    expires: 1d
+    keys:
+      - {public_key: online-timestamp.pem, custodian: online}
+PLAN
+sed "s|pin-source=file:[^\"]*|pin-source=file:…|" "$work/ceremony.yaml"
 
-step "Rehearsal done"
-echo "Every private key was generated on its token and cannot leave it;"
-echo "keys/<keyid>.json records the public key and the token's evidence."
+step "3. init: keys are generated on each token, root and targets v1 are staged"
+run "$bin" init --media "$media" --plan "$work/ceremony.yaml" --yes
+
+step "4. Nobody has signed yet"
+run "$bin" status --media "$media"
+
+step "5. alice signs root: she checks the changes and reads the fingerprint aloud"
+run "$bin" sign --media "$media" --token "$(token alice)" --yes
+
+step "6. carol signs root (2 of 3 reached); dave signs targets"
+run "$bin" sign --media "$media" --token "$(token carol)" --yes 2>/dev/null
+run "$bin" sign --media "$media" --token "$(token dave)" --yes 2>/dev/null
+run "$bin" status --media "$media"
+
+step "7. publish: only once every rule a TUF client applies holds"
+run "$bin" publish --media "$media"
+
+step "8. verify the medium as a TUF client would"
+run "$bin" verify "$media"
+
+step "9. A later ceremony: dave adds a release to targets"
+echo "release 1.0" >"$work/app-1.0.txt"
+run "$bin" propose targets --media "$media" --add-target "$work/app-1.0.txt"
+run "$bin" sign --media "$media" --token "$(token dave)" --yes 2>/dev/null
+run "$bin" publish --media "$media"
+run "$bin" verify "$media"
+
+step "10. The ceremony record, to print and sign"
+run "$bin" report --media "$media" --output "$work/ceremony-record.md"
+sed -n '1,25p' "$work/ceremony-record.md"
+say "…"
+
+step "The medium"
+(cd "$media" && find . -type f ! -name '.*' | sort)
+say
+say "metadata/ can be served to TUF clients once the online snapshot and"
+say "timestamp roles are added. Every private key stayed on its token."
