@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rsa"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,6 +224,3 @@ func shortID(keyID string) string {
 	}
 	return keyID
 }
-
-// hexSig is a signature as TUF files show it.
-func hexSig(sig []byte) string { return hex.EncodeToString(sig) }
