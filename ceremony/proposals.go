@@ -49,6 +49,7 @@ func (p *Proposal) Tally() []Tally {
 	var out []Tally
 	for _, req := range p.Requirements {
 		t := Tally{Requirement: req}
+		seen := map[string]bool{} // public keys already counted
 		for _, id := range req.KeyIDs {
 			sig, ok := p.Env.SignatureBy(id)
 			switch {
@@ -56,7 +57,11 @@ func (p *Proposal) Tally() []Tally {
 				t.Unsigned = append(t.Unsigned, id)
 			case VerifySignature(req.Keys[id], p.Payload, sig) != nil:
 				t.Invalid = append(t.Invalid, id)
+			case seen[req.Keys[id].Value.PublicKey]:
+				// One public key under two key IDs counts once.
+				t.Unsigned = append(t.Unsigned, id)
 			default:
+				seen[req.Keys[id].Value.PublicKey] = true
 				t.Signed = append(t.Signed, id)
 			}
 		}

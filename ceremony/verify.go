@@ -37,6 +37,9 @@ type VerifyReport struct {
 	Sums        string        `json:"sha256sums"` // "ok", "absent" or the problem
 	Transcript  string        `json:"transcript"` // "N entries, chain intact, last …", "absent" or the problem
 	Problems    []string      `json:"problems"`
+	// Notes are facts worth knowing that are not problems: key ID
+	// anomalies, roots that go-tuf v2 cannot read.
+	Notes []string `json:"notes"`
 }
 
 // FileSummary is one verified metadata file.
@@ -82,7 +85,7 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 	if opts.At.IsZero() {
 		opts.At = time.Now()
 	}
-	rep := &VerifyReport{Dir: dir, Kind: "directory", At: opts.At.UTC(), Sums: "absent", Transcript: "absent", Problems: []string{}}
+	rep := &VerifyReport{Dir: dir, Kind: "directory", At: opts.At.UTC(), Sums: "absent", Transcript: "absent", Problems: []string{}, Notes: []string{}}
 	metaDir := dir
 	var ws *Workspace
 	if st, err := os.Stat(filepath.Join(dir, TranscriptFile)); err == nil && st.Mode().IsRegular() {
@@ -141,8 +144,11 @@ func readLimited(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// verifyRoots walks the root chain and returns the newest trusted root.
-func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts VerifyOptions) *trustedmetadata.TrustedMetadata {
+// verifyRoots walks the root chain with tuf-ceremony's own checks, which
+// read every key encoding seen in real repositories, and with go-tuf's
+// trusted-metadata logic where go-tuf can parse the roots. It returns the
+// newest trusted root.
+func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts VerifyOptions) *RawRoot {
 	var versions []int64
 	for name := range files {
 		if role, v, ok := ParseVersionedName(name); ok && role == metadata.ROOT {
@@ -171,7 +177,9 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 		rep.problem("the chain starts at root v%d: 1.root.json is missing (or pin a root with --root-sha256)", versions[0])
 		return nil
 	}
-	var trusted *trustedmetadata.TrustedMetadata
+	var trusted *RawRoot
+	var goTUF *trustedmetadata.TrustedMetadata
+	goTUFFailed := false
 	for i := start; i < len(versions); i++ {
 		v := versions[i]
 		name := VersionedName(metadata.ROOT, v)
@@ -180,30 +188,48 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 			rep.problem("%s: %v", name, err)
 			return trusted
 		}
-		if trusted == nil {
-			trusted, err = trustedmetadata.New(data)
-			rep.TrustedFrom = v
-		} else {
-			if v != trusted.Root.Signed.Version+1 {
-				rep.problem("root v%d is missing: the chain jumps from v%d to v%d", trusted.Root.Signed.Version+1, trusted.Root.Signed.Version, v)
-				return trusted
-			}
-			_, err = trusted.UpdateRoot(data)
-		}
+		next, err := ParseRawRoot(data)
 		if err != nil {
 			rep.problem("%s is rejected: %v", name, err)
 			return trusted
 		}
-		if trusted.Root.Signed.Version != v {
-			rep.problem("%s holds version %d", name, trusted.Root.Signed.Version)
+		if next.Signed.Version != v {
+			rep.problem("%s holds version %d", name, next.Signed.Version)
 			return trusted
 		}
-		rep.Roots = append(rep.Roots, FileSummary{File: name, Version: v, SHA256: sha256Hex(data), Expires: trusted.Root.Signed.Expires})
+		if trusted == nil {
+			rep.TrustedFrom = v
+		} else {
+			if v != trusted.Signed.Version+1 {
+				rep.problem("root v%d is missing: the chain jumps from v%d to v%d", trusted.Signed.Version+1, trusted.Signed.Version, v)
+				return trusted
+			}
+			if !rep.thresholdHolds(name, fmt.Sprintf("the threshold of root v%d", trusted.Signed.Version), trusted, next) {
+				return trusted
+			}
+		}
+		if !rep.thresholdHolds(name, "its own threshold", next, next) {
+			return trusted
+		}
+		for _, id := range next.KeyIDAnomalies() {
+			rep.note("%s: key ID %s is not the SHA-256 of its key (clients look keys up by ID, so this is reported, not rejected)", name, shortID(id))
+		}
+		// go-tuf's own check, as a go-tuf client would run it.
+		if !goTUFFailed {
+			if goTUF == nil {
+				goTUF, err = trustedmetadata.New(data)
+			} else {
+				_, err = goTUF.UpdateRoot(data)
+			}
+			if err != nil {
+				goTUFFailed = true
+				rep.note("%s: go-tuf v2 cannot verify it (%v); a go-tuf v2 client must start from a later trusted root", name, err)
+			}
+		}
+		trusted = next
+		rep.Roots = append(rep.Roots, FileSummary{File: name, Version: v, SHA256: sha256Hex(data), Expires: next.Signed.Expires})
 	}
-	if trusted == nil {
-		return nil
-	}
-	newest := trusted.Root.Signed
+	newest := trusted.Signed
 	if !newest.Expires.After(opts.At) {
 		rep.problem("the newest root, v%d, expired at %s", newest.Version, newest.Expires.UTC().Format(time.RFC3339))
 	}
@@ -216,8 +242,45 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 	return trusted
 }
 
+// thresholdHolds checks that next is signed by the root threshold of
+// delegator, and records the problem when not.
+func (rep *VerifyReport) thresholdHolds(name, what string, delegator, next *RawRoot) bool {
+	res, err := delegator.CheckThreshold(metadata.ROOT, next.Payload, next.Env.Signatures)
+	if err != nil {
+		rep.problem("%s: %v", name, err)
+		return false
+	}
+	rep.signatureNotes(name, res)
+	if !res.Met() {
+		rep.problem("%s is not signed by %s: %d of %d valid signatures", name, what, len(res.Valid), res.Threshold)
+		return false
+	}
+	return true
+}
+
+// signatureNotes records signatures that do not count. Clients ignore
+// them as long as the threshold is met, so they are notes, not problems.
+func (rep *VerifyReport) signatureNotes(name string, res ThresholdResult) {
+	for _, id := range res.Duplicate {
+		rep.note("%s: key %s is the same public key as another key of the role; it counts once", name, shortID(id))
+	}
+	for _, id := range res.Invalid {
+		rep.note("%s: the signature of key %s does not verify and does not count", name, shortID(id))
+	}
+}
+
+func (rep *VerifyReport) note(format string, args ...any) {
+	n := fmt.Sprintf(format, args...)
+	for _, have := range rep.Notes {
+		if have == n {
+			return
+		}
+	}
+	rep.Notes = append(rep.Notes, n)
+}
+
 // verifyTargets checks the newest targets against the newest root.
-func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, trusted *trustedmetadata.TrustedMetadata, at time.Time) {
+func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, trusted *RawRoot, at time.Time) {
 	var newest int64
 	for name := range files {
 		if role, v, ok := ParseVersionedName(name); ok && role == metadata.TARGETS && v > newest {
@@ -240,11 +303,25 @@ func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, truste
 	if err == nil && md.Signed.Type != metadata.TARGETS {
 		err = fmt.Errorf("_type is %q", md.Signed.Type)
 	}
+	var env *Envelope
+	var payload []byte
 	if err == nil {
-		err = trusted.Root.VerifyDelegate(metadata.TARGETS, md)
+		if env, err = ParseEnvelope(data); err == nil {
+			payload, err = env.Payload()
+		}
 	}
 	if err != nil {
 		rep.problem("%s is rejected: %v", name, err)
+		return
+	}
+	res, err := trusted.CheckThreshold(metadata.TARGETS, payload, env.Signatures)
+	if err != nil {
+		rep.problem("%s: %v", name, err)
+		return
+	}
+	rep.signatureNotes(name, res)
+	if !res.Met() {
+		rep.problem("%s is not signed by the targets threshold of root v%d: %d of %d valid signatures", name, trusted.Signed.Version, len(res.Valid), res.Threshold)
 		return
 	}
 	if newest != 0 && md.Signed.Version != newest {
@@ -263,17 +340,17 @@ func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, truste
 }
 
 // summarizeRoles describes the newest root's roles and keys.
-func (rep *VerifyReport) summarizeRoles(trusted *trustedmetadata.TrustedMetadata, ws *Workspace, at time.Time) {
-	root := trusted.Root
+func (rep *VerifyReport) summarizeRoles(root *RawRoot, ws *Workspace, at time.Time) {
 	names := map[string]string{}
-	if ws != nil {
-		if n, err := ws.Custodians(root); err == nil {
-			names = n
+	for id, k := range root.Signed.Keys {
+		if k.Owner != "" {
+			names[id] = k.Owner
 		}
-	} else {
-		for id, k := range root.Signed.Keys {
-			if owner, ok := k.UnrecognizedFields[KeyOwnerField].(string); ok {
-				names[id] = owner
+	}
+	if ws != nil {
+		if recs, err := ws.Custodians(); err == nil {
+			for id, n := range recs {
+				names[id] = n
 			}
 		}
 	}
@@ -296,7 +373,8 @@ func (rep *VerifyReport) summarizeRoles(trusted *trustedmetadata.TrustedMetadata
 		}
 		switch role {
 		case metadata.ROOT:
-			rs.Version, rs.Expires = root.Signed.Version, &root.Signed.Expires
+			expires := root.Signed.Expires
+			rs.Version, rs.Expires = root.Signed.Version, &expires
 		case metadata.TARGETS:
 			if rep.Targets != nil {
 				rs.Version, rs.Expires = rep.Targets.Version, &rep.Targets.Expires

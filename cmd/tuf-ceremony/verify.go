@@ -98,6 +98,9 @@ func printVerifyReport(w io.Writer, rep *ceremony.VerifyReport) {
 		}
 	}
 	fmt.Fprintf(w, "\nSHA256SUMS: %s\ntranscript: %s\n", rep.Sums, rep.Transcript)
+	if len(rep.Notes) > 0 {
+		fmt.Fprintf(w, "\nnotes:\n  %s\n", strings.Join(rep.Notes, "\n  "))
+	}
 	if rep.OK() {
 		fmt.Fprintln(w, "\nOK: no problem found")
 		return

@@ -1,0 +1,226 @@
+package ceremony
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// RawRoot is a root file read without go-tuf, so that roots go-tuf v2
+// cannot parse still verify: go-tuf v0.x wrote ECDSA keys as hex
+// (keytype ecdsa-sha2-nistp256), and re-encoding a parsed root would
+// change the signed bytes of roots whose expiry has fractional seconds.
+type RawRoot struct {
+	Env     *Envelope
+	Payload []byte
+	Signed  rawRootSigned
+}
+
+type rawRootSigned struct {
+	Type               string              `json:"_type"`
+	Version            int64               `json:"version"`
+	SpecVersion        string              `json:"spec_version"`
+	Expires            time.Time           `json:"expires"`
+	ConsistentSnapshot bool                `json:"consistent_snapshot"`
+	Keys               map[string]*RawKey  `json:"keys"`
+	Roles              map[string]*rawRole `json:"roles"`
+}
+
+type rawRole struct {
+	KeyIDs    []string `json:"keyids"`
+	Threshold int      `json:"threshold"`
+}
+
+// RawKey is a TUF key as written, in any of the encodings seen in real
+// repositories.
+type RawKey struct {
+	KeyType string `json:"keytype"`
+	Scheme  string `json:"scheme"`
+	KeyVal  struct {
+		Public string `json:"public"`
+	} `json:"keyval"`
+	Owner string `json:"x-tuf-on-ci-keyowner"`
+}
+
+// ParseRawRoot reads a root file.
+func ParseRawRoot(data []byte) (*RawRoot, error) {
+	env, err := ParseEnvelope(data)
+	if err != nil {
+		return nil, err
+	}
+	r := &RawRoot{Env: env}
+	if err := json.Unmarshal(env.Signed, &r.Signed); err != nil {
+		return nil, fmt.Errorf("malformed root: %w", err)
+	}
+	if r.Signed.Type != metadata.ROOT {
+		return nil, fmt.Errorf("_type is %q, not root", r.Signed.Type)
+	}
+	if major, _, _ := strings.Cut(r.Signed.SpecVersion, "."); major != "1" {
+		return nil, fmt.Errorf("unsupported spec_version %q", r.Signed.SpecVersion)
+	}
+	for name, role := range r.Signed.Roles {
+		if role == nil || role.Threshold < 1 {
+			return nil, fmt.Errorf("role %s has no threshold of at least 1", name)
+		}
+	}
+	if r.Payload, err = env.Payload(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// PublicKey decodes the key: PEM SubjectPublicKeyInfo, or hex for Ed25519
+// and for the ECDSA keys of go-tuf v0.x (an uncompressed P-256 point).
+func (k *RawKey) PublicKey() (crypto.PublicKey, error) {
+	v := k.KeyVal.Public
+	if block, _ := pem.Decode([]byte(v)); block != nil {
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		return pub, nil
+	}
+	raw, err := hex.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("public key is neither PEM nor hex")
+	}
+	switch k.KeyType {
+	case metadata.KeyTypeEd25519:
+		if len(raw) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("ed25519 key of %d bytes", len(raw))
+		}
+		return ed25519.PublicKey(raw), nil
+	case metadata.KeyTypeECDSA_SHA2_P256_COMPAT, metadata.KeyTypeECDSA_SHA2_P256:
+		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+	}
+	return nil, fmt.Errorf("hex public key of type %q", k.KeyType)
+}
+
+// tufKey turns a raw key into a go-tuf key for SignatureOpts.
+func (k *RawKey) verify(payload, sig []byte) error {
+	pub, err := k.PublicKey()
+	if err != nil {
+		return err
+	}
+	tk, err := TUFKey(pub)
+	if err != nil {
+		return err
+	}
+	if k.Scheme != tk.Scheme {
+		return fmt.Errorf("scheme %q does not fit a %s key", k.Scheme, tk.Scheme)
+	}
+	return VerifySignature(tk, payload, sig)
+}
+
+// ThresholdResult is how a role's threshold fared over a payload.
+type ThresholdResult struct {
+	Threshold int
+	Valid     []string // key IDs whose signature verifies, one per distinct public key
+	Invalid   []string // key IDs with a signature that does not verify
+	Missing   []string // key IDs without a signature
+	Duplicate []string // key IDs whose public key already counted under another ID
+}
+
+// Met reports whether enough distinct keys signed.
+func (r ThresholdResult) Met() bool { return len(r.Valid) >= r.Threshold }
+
+// CheckThreshold counts the valid signatures over payload by the keys of
+// role in delegator. A public key listed under two key IDs counts once,
+// and a key ID that signs twice counts once.
+func (d *RawRoot) CheckThreshold(role string, payload []byte, sigs []metadata.Signature) (ThresholdResult, error) {
+	r, ok := d.Signed.Roles[role]
+	if !ok {
+		return ThresholdResult{}, fmt.Errorf("root v%d has no %s role", d.Signed.Version, role)
+	}
+	res := ThresholdResult{Threshold: r.Threshold}
+	seenID := map[string]bool{}
+	seenKey := map[string]bool{}
+	for _, id := range r.KeyIDs {
+		if seenID[id] {
+			continue
+		}
+		seenID[id] = true
+		key, ok := d.Signed.Keys[id]
+		if !ok {
+			return res, fmt.Errorf("root v%d lists key %s for %s but does not define it", d.Signed.Version, shortID(id), role)
+		}
+		var sig []byte
+		found := false
+		for _, s := range sigs {
+			if s.KeyID == id {
+				sig, found = s.Signature, true
+				break
+			}
+		}
+		if !found {
+			res.Missing = append(res.Missing, id)
+			continue
+		}
+		if err := key.verify(payload, sig); err != nil {
+			res.Invalid = append(res.Invalid, id)
+			continue
+		}
+		pub, _ := key.PublicKey()
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return res, err
+		}
+		if seenKey[string(der)] {
+			res.Duplicate = append(res.Duplicate, id)
+			continue
+		}
+		seenKey[string(der)] = true
+		res.Valid = append(res.Valid, id)
+	}
+	return res, nil
+}
+
+// KeyIDAnomalies lists the keys whose ID is not the SHA-256 of their
+// canonical form, as computed by python-tuf (without extra fields) or by
+// go-tuf (with them). Real repositories have such keys; clients look keys
+// up by ID and never recompute it, so they are reported, not rejected.
+func (d *RawRoot) KeyIDAnomalies() []string {
+	var raw struct {
+		Keys map[string]json.RawMessage `json:"keys"`
+	}
+	if json.Unmarshal(d.Env.Signed, &raw) != nil {
+		return nil
+	}
+	var out []string
+	for id, k := range raw.Keys {
+		var full map[string]any
+		if json.Unmarshal(k, &full) != nil {
+			continue
+		}
+		bare := map[string]any{"keytype": full["keytype"], "scheme": full["scheme"], "keyval": full["keyval"]}
+		if canonicalSHA256(full) == id || canonicalSHA256(bare) == id {
+			continue
+		}
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func canonicalSHA256(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	c, err := (&Envelope{Signed: b}).Payload()
+	if err != nil {
+		return ""
+	}
+	return sha256Hex(c)
+}

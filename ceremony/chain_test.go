@@ -1,0 +1,155 @@
+package ceremony
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
+)
+
+// sigstoreHistory is Sigstore's real root chain 1 → 15, kept beside the
+// checkout in shared/testdata.
+func sigstoreHistory(t *testing.T) string {
+	t.Helper()
+	for _, dir := range []string{
+		os.Getenv("TUF_CEREMONY_SHARED_TESTDATA"),
+		filepath.Join(softhsmtest.RepoRoot(), "..", "shared", "testdata"),
+		"/work/shared/testdata",
+	} {
+		p := filepath.Join(dir, "sigstore-root-history")
+		if _, err := os.Stat(filepath.Join(p, "15.root.json")); dir != "" && err == nil {
+			return p
+		}
+	}
+	softhsmtest.Require(t, false, "Sigstore's root history in ../shared/testdata (or TUF_CEREMONY_SHARED_TESTDATA)", "none: it ships beside the checkout")
+	return ""
+}
+
+func TestVerifySigstoreRootHistory(t *testing.T) {
+	dir := sigstoreHistory(t)
+	beforeExpiry := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	rep, err := Verify(dir, VerifyOptions{At: beforeExpiry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || len(rep.Roots) != 15 || rep.TrustedFrom != 1 {
+		t.Fatalf("problems %v, %d roots", rep.Problems, len(rep.Roots))
+	}
+	notes := strings.Join(rep.Notes, "\n")
+	for _, want := range []string{
+		"1.root.json: go-tuf v2 cannot verify it",
+		"11.root.json: key ID 7247f0db is not the SHA-256 of its key",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	var custodians []string
+	for _, r := range rep.Roles {
+		if r.Role == metadata.ROOT {
+			for _, k := range r.Keys {
+				custodians = append(custodians, k.Custodian)
+			}
+		}
+	}
+	if strings.Join(custodians, ",") != "@mnm678,@santiagotorres,@bobcallaway,@joshuagl,@lance" {
+		t.Errorf("root custodians %v", custodians)
+	}
+
+	// After version 15 expired, the chain still verifies but the
+	// repository is frozen.
+	rep, _ = Verify(dir, VerifyOptions{At: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)})
+	if rep.OK() || !strings.Contains(rep.Problems[0], "the newest root, v15, expired at 2026-11-20T13:58:18Z") {
+		t.Errorf("expired chain: %v", rep.Problems)
+	}
+
+	// Pinning root v5 by its digest walks from there; go-tuf reads all of it.
+	data, _ := os.ReadFile(filepath.Join(dir, "5.root.json"))
+	rep, _ = Verify(dir, VerifyOptions{At: beforeExpiry, RootSHA256: sha256Hex(data)})
+	if !rep.OK() || rep.TrustedFrom != 5 || strings.Contains(strings.Join(rep.Notes, "\n"), "go-tuf v2 cannot") {
+		t.Errorf("pinned v5: from %d, %v, %v", rep.TrustedFrom, rep.Problems, rep.Notes)
+	}
+}
+
+// A changed byte, a missing version or a substituted root breaks the chain
+// at the right place.
+func TestVerifySigstoreChainTampered(t *testing.T) {
+	src := sigstoreHistory(t)
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	copyChain := func(t *testing.T) string {
+		dir := t.TempDir()
+		for i := 1; i <= 15; i++ {
+			name := VersionedName(metadata.ROOT, int64(i))
+			data, err := os.ReadFile(filepath.Join(src, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, name), data, 0o644)
+		}
+		return dir
+	}
+	t.Run("edited", func(t *testing.T) {
+		dir := copyChain(t)
+		p := filepath.Join(dir, "7.root.json")
+		data, _ := os.ReadFile(p)
+		os.WriteFile(p, []byte(strings.Replace(string(data), `"threshold": 3`, `"threshold": 1`, 1)), 0o644)
+		rep, _ := Verify(dir, VerifyOptions{At: at})
+		if rep.OK() || len(rep.Roots) != 6 || !strings.Contains(rep.Problems[0], "7.root.json is not signed by the threshold of root v6: 0 of 3") {
+			t.Errorf("%d roots, %v", len(rep.Roots), rep.Problems)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		dir := copyChain(t)
+		os.Remove(filepath.Join(dir, "8.root.json"))
+		rep, _ := Verify(dir, VerifyOptions{At: at})
+		if rep.OK() || !strings.Contains(rep.Problems[0], "root v8 is missing: the chain jumps from v7 to v9") {
+			t.Errorf("%v", rep.Problems)
+		}
+	})
+	t.Run("rollback", func(t *testing.T) {
+		dir := copyChain(t)
+		data, _ := os.ReadFile(filepath.Join(src, "9.root.json"))
+		os.WriteFile(filepath.Join(dir, "10.root.json"), data, 0o644)
+		rep, _ := Verify(dir, VerifyOptions{At: at})
+		if rep.OK() || !strings.Contains(rep.Problems[0], "10.root.json holds version 9") {
+			t.Errorf("%v", rep.Problems)
+		}
+	})
+}
+
+// One public key listed under two key IDs counts once toward a threshold.
+func TestThresholdCountsPublicKeysOnce(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	key := RawKey{KeyType: "ed25519", Scheme: "ed25519"}
+	key.KeyVal.Public = hex.EncodeToString(pub)
+	twin := key
+	root := &RawRoot{Signed: rawRootSigned{
+		Version: 1,
+		Keys:    map[string]*RawKey{"a": &key, "b": &twin},
+		Roles:   map[string]*rawRole{metadata.ROOT: {KeyIDs: []string{"a", "b"}, Threshold: 2}},
+	}}
+	payload := []byte(`{"_type":"root"}`)
+	sig := ed25519.Sign(priv, payload)
+	res, err := root.CheckThreshold(metadata.ROOT, payload, []metadata.Signature{{KeyID: "a", Signature: sig}, {KeyID: "b", Signature: sig}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Met() || len(res.Valid) != 1 || len(res.Duplicate) != 1 {
+		t.Fatalf("%+v", res)
+	}
+	// And a key ID that signs twice counts once too.
+	root.Signed.Keys = map[string]*RawKey{"a": &key}
+	root.Signed.Roles[metadata.ROOT].KeyIDs = []string{"a", "a"}
+	res, _ = root.CheckThreshold(metadata.ROOT, payload, []metadata.Signature{{KeyID: "a", Signature: sig}, {KeyID: "a", Signature: sig}})
+	if res.Met() || len(res.Valid) != 1 {
+		t.Fatalf("%+v", res)
+	}
+}
