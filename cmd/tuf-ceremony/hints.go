@@ -56,6 +56,10 @@ func hintsFor(err error) []string {
 		return []string{"collect the missing signatures with tuf-ceremony sign, then publish again; nothing was written"}
 	case errors.Is(err, ceremony.ErrAlreadyInitialized):
 		return []string{"init starts a new repository; use a new --media directory, or propose changes to this one"}
+	case errors.Is(err, ceremony.ErrAlreadyStaged):
+		return []string{"see where it stands with: tuf-ceremony status"}
+	case errors.Is(err, ceremony.ErrUnusableProposal):
+		return []string{"every role needs at least one key and a threshold no higher than its keys; adjust --add-key, --revoke-key or --threshold"}
 	case errors.Is(err, ceremony.ErrMediaUnusable):
 		return []string{"--media must be a directory you can write to (an empty one, a new path, or an existing workspace)"}
 	case errors.Is(err, ceremony.ErrWorkspaceLocked):

@@ -14,7 +14,7 @@ func newProposeCmd(f *factory) *cobra.Command {
 		Use:   "propose",
 		Short: "Stage a new version of metadata for signing",
 	}
-	c.AddCommand(newProposeTargetsCmd(f))
+	c.AddCommand(newProposeRootCmd(f), newProposeTargetsCmd(f))
 	return c
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,7 @@ func TestScripts(t *testing.T) {
 			"softhsm-tokens": cmdSoftHSMTokens,
 			"no-secret":      cmdNoSecret,
 			"expand":         cmdExpand,
+			"keyid":          cmdKeyID,
 		},
 	})
 }
@@ -95,4 +97,33 @@ func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	data := ts.ReadFile(args[0])
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(os.Expand(data, ts.Getenv)), 0o644))
+}
+
+// keyid MEDIA CUSTODIAN VAR sets $VAR to the key ID of the custodian's
+// (newest) key recorded in MEDIA/keys.
+func cmdKeyID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: keyid MEDIA CUSTODIAN VAR")
+	}
+	files, err := filepath.Glob(filepath.Join(ts.MkAbs(args[0]), "keys", "*.json"))
+	ts.Check(err)
+	var newest string
+	var newestAt string
+	for _, f := range files {
+		var rec struct {
+			KeyID     string `json:"keyid"`
+			Custodian string `json:"custodian"`
+			CreatedAt string `json:"created_at"`
+		}
+		data, err := os.ReadFile(f)
+		ts.Check(err)
+		ts.Check(json.Unmarshal(data, &rec))
+		if rec.Custodian == args[1] && rec.CreatedAt >= newestAt {
+			newest, newestAt = rec.KeyID, rec.CreatedAt
+		}
+	}
+	if newest == "" {
+		ts.Fatalf("no key of %s in %s/keys", args[1], args[0])
+	}
+	ts.Setenv(args[2], newest)
 }

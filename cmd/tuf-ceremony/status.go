@@ -13,8 +13,9 @@ import (
 )
 
 type statusOptions struct {
-	media string
-	json  bool
+	media     string
+	available []string
+	json      bool
 }
 
 func newStatusCmd(f *factory) *cobra.Command {
@@ -32,6 +33,7 @@ func newStatusCmd(f *factory) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&opts.media, "media", "", "workspace `DIR`")
+	c.Flags().StringSliceVar(&opts.available, "available", nil, "custodians present: say whether a staged root can be completed with them (`NAME,…`)")
 	c.Flags().BoolVar(&opts.json, "json", false, "print JSON")
 	return c
 }
@@ -54,6 +56,15 @@ func runStatus(_ context.Context, f *factory, opts *statusOptions) error {
 	}
 	for _, s := range st {
 		printStatus(f.stdout, s, time.Now())
+	}
+	for _, s := range st {
+		if s.Role == "root" && (s.Version > 1 || len(opts.available) > 0) {
+			a, err := ceremony.AnalyzeRotation(ws, opts.available, time.Now())
+			if err != nil {
+				return err
+			}
+			printAnalysis(f.stdout, a)
+		}
 	}
 	return nil
 }
