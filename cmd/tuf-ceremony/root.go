@@ -90,7 +90,8 @@ and keeps everything on removable media with an append-only transcript.`,
 		return &usageError{cmd: c.CommandPath(), err: err}
 	})
 	root.AddCommand(newTokensCmd(f), newKeygenCmd(f), newInitCmd(f), newSignCmd(f), newStatusCmd(f),
-		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f), newProposeCmd(f))
+		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f), newProposeCmd(f),
+		newMergeCmd(f))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}
