@@ -153,7 +153,7 @@ func (w *Workspace) ReadKeyRecord(keyID string) (*KeyRecord, error) {
 	if r.Key == nil {
 		return nil, fmt.Errorf("%s: no key", KeyRecordPath(keyID))
 	}
-	if id, err := KeyID(r.Key); err != nil || id != keyID || r.KeyID != keyID {
+	if !KeyIDMatches(r.Key, keyID) || r.KeyID != keyID {
 		return nil, errors.New(KeyRecordPath(keyID) + ": key ID does not match the key it holds")
 	}
 	return &r, nil

@@ -169,6 +169,17 @@ func KeyID(key *metadata.Key) (string, error) {
 	return bare.ID()
 }
 
+// KeyIDMatches reports whether id is the SHA-256 of key's canonical form,
+// computed either without its extra fields (python-tuf, tuf-ceremony) or
+// with them (go-tuf, tuf-on-ci), as real repositories do both.
+func KeyIDMatches(key *metadata.Key, id string) bool {
+	if bare, err := KeyID(key); err == nil && bare == id {
+		return true
+	}
+	full, err := cjson.EncodeCanonical(key)
+	return err == nil && sha256Hex(full) == id
+}
+
 // VerifySignature checks sig over payload with key, the way go-tuf's
 // VerifyDelegate does (same verifiers, same hash per scheme).
 func VerifySignature(key *metadata.Key, payload, sig []byte) error {

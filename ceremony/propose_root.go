@@ -243,7 +243,13 @@ func (ed *rootEditor) add(role string, rec *KeyRecord) error {
 	ed.setKeyIDs(role, append(ids, rec.KeyID))
 	if _, ok := ed.keys[rec.KeyID]; !ok {
 		key := *rec.Key
-		key.UnrecognizedFields = map[string]any{KeyOwnerField: rec.Custodian}
+		key.UnrecognizedFields = map[string]any{}
+		for k, v := range rec.Key.UnrecognizedFields {
+			key.UnrecognizedFields[k] = v
+		}
+		if rec.Custodian != "" {
+			key.UnrecognizedFields[KeyOwnerField] = rec.Custodian
+		}
 		b, err := json.Marshal(&key)
 		if err != nil {
 			return err

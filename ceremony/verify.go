@@ -86,25 +86,34 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 		opts.At = time.Now()
 	}
 	rep := &VerifyReport{Dir: dir, Kind: "directory", At: opts.At.UTC(), Sums: "absent", Transcript: "absent", Problems: []string{}, Notes: []string{}}
-	metaDir := dir
+	rootDir, metaDir := dir, dir
 	var ws *Workspace
 	if st, err := os.Stat(filepath.Join(dir, TranscriptFile)); err == nil && st.Mode().IsRegular() {
 		w, err := OpenWorkspace(dir)
 		if err != nil {
 			return nil, err
 		}
-		ws, rep.Kind, metaDir = w, "workspace", filepath.Join(dir, MetadataDir)
-	} else if st, err := os.Stat(filepath.Join(dir, MetadataDir)); err == nil && st.IsDir() {
-		metaDir = filepath.Join(dir, MetadataDir)
+		ws, rep.Kind = w, "workspace"
+		rootDir, metaDir = filepath.Join(dir, MetadataDir), filepath.Join(dir, MetadataDir)
+	} else {
+		rootDir, metaDir = sourceDirs(dir)
+		if rootDir != metaDir {
+			rep.Kind = "tuf-on-ci repository"
+		}
 	}
 
-	files, err := readMetadataDir(metaDir)
+	rootFiles, err := readMetadataDir(rootDir)
 	if err != nil {
 		return nil, err
 	}
-	trusted := rep.verifyRoots(metaDir, files, opts)
+	metaFiles, err := readMetadataDir(metaDir)
+	if err != nil {
+		return nil, err
+	}
+	trusted := rep.verifyRoots(rootDir, rootFiles, opts)
 	if trusted != nil {
-		rep.verifyTargets(metaDir, files, trusted, opts.At)
+		rep.checkCurrentRoot(metaDir, metaFiles)
+		rep.verifyTargets(metaDir, metaFiles, trusted, opts.At)
 		rep.summarizeRoles(trusted, ws, opts.At)
 	}
 	if ws != nil {
@@ -233,13 +242,20 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 	if !newest.Expires.After(opts.At) {
 		rep.problem("the newest root, v%d, expired at %s", newest.Version, newest.Expires.UTC().Format(time.RFC3339))
 	}
-	if files["root.json"] {
-		data, err := readLimited(filepath.Join(dir, "root.json"))
-		if err != nil || sha256Hex(data) != rep.Roots[len(rep.Roots)-1].SHA256 {
-			rep.problem("root.json is not the newest root, %s", VersionedName(metadata.ROOT, newest.Version))
-		}
-	}
 	return trusted
+}
+
+// checkCurrentRoot checks that root.json, where present, is the newest
+// verified root.
+func (rep *VerifyReport) checkCurrentRoot(dir string, files map[string]bool) {
+	if !files["root.json"] || len(rep.Roots) == 0 {
+		return
+	}
+	newest := rep.Roots[len(rep.Roots)-1]
+	data, err := readLimited(filepath.Join(dir, "root.json"))
+	if err != nil || sha256Hex(data) != newest.SHA256 {
+		rep.problem("root.json is not the newest root, %s", newest.File)
+	}
 }
 
 // thresholdHolds checks that next is signed by the root threshold of

@@ -56,6 +56,8 @@ func hintsFor(err error) []string {
 		return []string{"collect the missing signatures with tuf-ceremony sign, then publish again; nothing was written"}
 	case errors.Is(err, ceremony.ErrAlreadyInitialized):
 		return []string{"init starts a new repository; use a new --media directory, or propose changes to this one"}
+	case errors.Is(err, ceremony.ErrNotVerified):
+		return []string{"tuf-ceremony verify SOURCE shows the details; nothing was imported"}
 	case errors.Is(err, ceremony.ErrMergeConflict):
 		return []string{"both copies must hold the same proposal: the other medium was changed, or holds another proposal; nothing was merged"}
 	case errors.Is(err, ceremony.ErrAlreadyStaged):
