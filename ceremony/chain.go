@@ -224,3 +224,14 @@ func canonicalSHA256(v any) string {
 	}
 	return sha256Hex(c)
 }
+
+// hasLegacyKeys reports whether the root holds ECDSA keys in go-tuf v0.x's
+// hex encoding, which go-tuf v2 cannot read.
+func (d *RawRoot) hasLegacyKeys() bool {
+	for _, k := range d.Signed.Keys {
+		if k.KeyType != metadata.KeyTypeEd25519 && !strings.HasPrefix(strings.TrimSpace(k.KeyVal.Public), "-----BEGIN") {
+			return true
+		}
+	}
+	return false
+}

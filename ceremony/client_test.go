@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -163,7 +164,11 @@ roles:
 		os.WriteFile(filepath.Join(repo, "metadata", name), data, 0o644)
 	}
 	sum := sha256.Sum256(content)
-	os.WriteFile(filepath.Join(repo, "targets", "greetings", hex.EncodeToString(sum[:])+".hello.txt"), content, 0o644)
+	sum512 := sha512.Sum512(content)
+	// The client may fetch by either hash: serve both names.
+	for _, h := range [][]byte{sum[:], sum512[:]} {
+		os.WriteFile(filepath.Join(repo, "targets", "greetings", hex.EncodeToString(h)+".hello.txt"), content, 0o644)
+	}
 
 	snap := metadata.Snapshot(time.Now().Add(24 * time.Hour))
 	snap.Signed.Meta["targets.json"] = metadata.MetaFile(2)

@@ -18,7 +18,9 @@ type KeygenOptions struct {
 	Label string
 	// AlwaysAuthenticate asks the token for the PIN at every signature.
 	AlwaysAuthenticate bool
-	Unlock             UnlockOptions
+	// Purpose records the role the key is generated for.
+	Purpose string
+	Unlock  UnlockOptions
 }
 
 var custodianPattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@+-]{0,63}$`)
@@ -80,6 +82,11 @@ func Keygen(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts 
 		return nil, err
 	}
 	rec, err := recordKey(ctx, ws, tok, key, opts)
+	if errors.Is(err, ErrCommitPending) {
+		// The record is past its point of no return and will be
+		// completed: the key must stay on the token.
+		return nil, err
+	}
 	if err != nil {
 		if derr := tok.DeleteKey(ctx, key); derr != nil {
 			return nil, fmt.Errorf("%w (and the new key %q could not be removed from the token: %v)", err, key.Label, derr)
@@ -110,6 +117,7 @@ func recordKey(ctx context.Context, ws *Workspace, tok hsm.Token, key hsm.Key, o
 		KeyID:     keyID,
 		Key:       tufKey,
 		Custodian: opts.Custodian,
+		Purpose:   opts.Purpose,
 		Algorithm: key.Algorithm,
 		Token:     &info,
 		Object:    &KeyObject{Label: key.Label, ID: key.ID, URI: hsm.RedactURI(key.URI)},

@@ -105,8 +105,10 @@ type KeyRecord struct {
 	Key   *metadata.Key `json:"key"`
 	// Kind is KindToken for a key generated on a token in a ceremony, or
 	// KindOnline for a public key whose private half lives elsewhere.
-	Kind      string         `json:"kind"`
-	Custodian string         `json:"custodian"`
+	Kind      string `json:"kind"`
+	Custodian string `json:"custodian"`
+	// Purpose is the role init generated the key for, if any.
+	Purpose   string         `json:"purpose,omitempty"`
 	Algorithm hsm.Algorithm  `json:"algorithm,omitempty"`
 	Token     *hsm.TokenInfo `json:"token,omitempty"`
 	Object    *KeyObject     `json:"object,omitempty"`

@@ -120,6 +120,7 @@ func Merge(ws *Workspace, others []string) (*MergeResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		tx.Expect(rel, p.Raw)
 		tx.Replace(rel, data)
 	}
 	for _, m := range res.Merged {

@@ -228,7 +228,9 @@ func ParseVersionedName(name string) (role string, version int64, ok bool) {
 	return m[2], v, true
 }
 
-// shortID abbreviates a key ID for people: the first 8 hex digits.
+// ShortID abbreviates a key ID for people: the first 8 hex digits.
+func ShortID(keyID string) string { return shortID(keyID) }
+
 func shortID(keyID string) string {
 	if len(keyID) > 8 {
 		return keyID[:8]

@@ -1,10 +1,12 @@
 package ceremony
 
 import (
+	"crypto/x509"
 	"fmt"
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -57,11 +59,11 @@ func (p *Proposal) Tally() []Tally {
 				t.Unsigned = append(t.Unsigned, id)
 			case VerifySignature(req.Keys[id], p.Payload, sig) != nil:
 				t.Invalid = append(t.Invalid, id)
-			case seen[req.Keys[id].Value.PublicKey]:
+			case seen[publicKeyDER(req.Keys[id])]:
 				// One public key under two key IDs counts once.
 				t.Unsigned = append(t.Unsigned, id)
 			default:
-				seen[req.Keys[id].Value.PublicKey] = true
+				seen[publicKeyDER(req.Keys[id])] = true
 				t.Signed = append(t.Signed, id)
 			}
 		}
@@ -70,9 +72,12 @@ func (p *Proposal) Tally() []Tally {
 	return out
 }
 
-// Ready reports whether every requirement is met and no signature is
-// invalid.
-func (p *Proposal) Ready() bool {
+// Ready reports whether every requirement is met, no signature is
+// invalid, and the proposal has not expired.
+func (p *Proposal) Ready(now time.Time) bool {
+	if !p.Header.Expires.After(now) {
+		return false
+	}
 	for _, t := range p.Tally() {
 		if !t.Met() || len(t.Invalid) > 0 {
 			return false
@@ -333,4 +338,18 @@ func WhoList(names map[string]string, keyIDs []string) string {
 		s = append(s, Who(names, id))
 	}
 	return strings.Join(s, ", ")
+}
+
+// publicKeyDER identifies a key by its decoded public key, whatever its
+// encoding in the metadata.
+func publicKeyDER(k *metadata.Key) string {
+	pub, err := k.ToPublicKey()
+	if err != nil {
+		return "unreadable:" + k.Value.PublicKey
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "unreadable:" + k.Value.PublicKey
+	}
+	return string(der)
 }

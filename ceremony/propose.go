@@ -165,3 +165,31 @@ func TargetPathOf(arg string) (targetPath, file string) {
 	}
 	return filepath.Base(arg), arg
 }
+
+// Discard removes staged proposals, for instance one changed after it was
+// signed or one nobody will sign. It is recorded in the transcript with
+// the SHA-256 of what was discarded.
+func Discard(ws *Workspace, names []string) ([]string, error) {
+	tx := ws.Begin()
+	var removed []string
+	for _, n := range names {
+		n = path.Base(n)
+		if _, _, ok := ParseVersionedName(n); !ok {
+			return nil, fmt.Errorf("%s: not a staged metadata file name (N.ROLE.json)", n)
+		}
+		rel := path.Join(StagedDir, n)
+		data, err := ws.ReadFile(rel)
+		if err != nil {
+			return nil, fmt.Errorf("nothing to discard: %w", err)
+		}
+		tx.AllowTampered(rel)
+		tx.Expect(rel, data)
+		tx.Remove(rel)
+		tx.Record("discarded", map[string]string{"file": rel, "sha256": sha256Hex(data)})
+		removed = append(removed, rel)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return removed, nil
+}

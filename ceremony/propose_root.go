@@ -91,6 +91,9 @@ func ProposeRoot(ws *Workspace, change RootChange) (*Proposed, error) {
 		if data != nil {
 			tx.Create(KeyRecordPath(rec.KeyID), data)
 		}
+		if err := ws.checkDistinctToken(a.Role, ed.keyIDs(a.Role), rec); err != nil {
+			return nil, err
+		}
 		if err := ed.add(a.Role, rec); err != nil {
 			return nil, err
 		}
@@ -311,4 +314,22 @@ func (ed *rootEditor) marshal() (json.RawMessage, error) {
 		return nil, err
 	}
 	return json.Marshal(ed.top)
+}
+
+// checkDistinctToken refuses a key on a token that already holds another
+// key of the role: one token would count twice toward its threshold.
+func (w *Workspace) checkDistinctToken(role string, ids []string, rec *KeyRecord) error {
+	if rec.Token == nil {
+		return nil
+	}
+	for _, id := range ids {
+		other, err := w.ReadKeyRecord(id)
+		if err != nil || other.Token == nil {
+			continue
+		}
+		if other.Token.Backend == rec.Token.Backend && other.Token.Serial == rec.Token.Serial {
+			return fmt.Errorf("--add-key %s=%s: it is on %s, which already holds the %s key of %s: one token would count twice toward the threshold", role, shortID(rec.KeyID), rec.Token, role, other.Custodian)
+		}
+	}
+	return nil
 }

@@ -79,6 +79,7 @@ func Publish(ws *Workspace, now time.Time) ([]PublishedFile, error) {
 		versioned := path.Join(MetadataDir, p.Name)
 		tx.Create(versioned, p.Raw)
 		tx.Replace(path.Join(MetadataDir, p.Role+".json"), p.Raw)
+		tx.Expect(p.Path, p.Raw)
 		tx.Remove(p.Path)
 		files = append(files, PublishedFile{File: versioned, SHA256: hex.EncodeToString(sum[:])})
 	}
@@ -161,6 +162,9 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 			return out
 		}
 	}
+	if problem := w.orphanedTargets(props, trusted); problem != "" {
+		out = append(out, problem)
+	}
 	for _, p := range props {
 		if p.Role == metadata.ROOT {
 			continue
@@ -189,4 +193,37 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 		}
 	}
 	return out
+}
+
+// orphanedTargets refuses a new root under which the published targets
+// would no longer verify, unless a new targets version is published with
+// it: clients would otherwise reject the repository.
+func (w *Workspace) orphanedTargets(props []*Proposal, trusted *trustedmetadata.TrustedMetadata) string {
+	newRoot := false
+	for _, p := range props {
+		switch p.Role {
+		case metadata.TARGETS:
+			return ""
+		case metadata.ROOT:
+			newRoot = true
+		}
+	}
+	published, err := w.versions(MetadataDir, metadata.TARGETS)
+	if !newRoot || trusted == nil || err != nil || len(published) == 0 {
+		return ""
+	}
+	v := published[len(published)-1]
+	data, err := w.ReadFile(path.Join(MetadataDir, VersionedName(metadata.TARGETS, v)))
+	if err != nil {
+		return err.Error()
+	}
+	md, err := ParseTargets(data)
+	if err == nil {
+		err = trusted.Root.VerifyDelegate(metadata.TARGETS, md)
+	}
+	if err != nil {
+		return fmt.Sprintf("root v%d changes the targets keys: the published targets v%d would no longer verify (%v); stage targets v%d (tuf-ceremony propose targets), have the new targets keys sign it, and publish both together",
+			trusted.Root.Signed.Version, v, err, v+1)
+	}
+	return ""
 }

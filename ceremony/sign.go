@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -104,6 +105,9 @@ func Sign(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts Si
 		}
 	}
 
+	if err := signable(props, names, ws.now()); err != nil {
+		return nil, err
+	}
 	onToken, err := tokenKeyIDs(ctx, tok)
 	if err != nil {
 		return nil, err
@@ -162,12 +166,34 @@ func Sign(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts Si
 		if err != nil {
 			return nil, err
 		}
+		tx.Expect(rel, pr.Raw)
 		tx.Replace(rel, data)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("failed to write the signatures: %w", err)
 	}
 	return done, nil
+}
+
+// ErrTampered is a staged file changed after someone signed it.
+var ErrTampered = errors.New("changed after it was signed")
+
+// signable refuses to add signatures to a proposal that was changed after
+// someone signed it, or that has already expired: nobody should sign
+// either.
+func signable(props []*Proposal, names map[string]string, now time.Time) error {
+	for _, p := range props {
+		for _, t := range p.Tally() {
+			if len(t.Invalid) > 0 {
+				return fmt.Errorf("%s was %w: the signature of %s no longer verifies; nobody should sign it (discard it with tuf-ceremony discard and propose again, or restore it from another copy)",
+					p.Path, ErrTampered, WhoList(names, t.Invalid))
+			}
+		}
+		if !p.Header.Expires.After(now) {
+			return fmt.Errorf("%s expired at %s; propose a new version instead", p.Path, p.Header.Expires.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // tokenKeyIDs maps the TUF key IDs of the keys on a token to the keys.

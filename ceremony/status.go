@@ -11,6 +11,7 @@ type ProposalStatus struct {
 	Version      int64               `json:"version"`
 	Expires      time.Time           `json:"expires"`
 	Ready        bool                `json:"ready"`
+	Expired      bool                `json:"expired"`
 	Requirements []RequirementStatus `json:"requirements"`
 }
 
@@ -47,7 +48,7 @@ func Status(ws *Workspace) ([]ProposalStatus, error) {
 	}
 	out := []ProposalStatus{}
 	for _, p := range props {
-		ps := ProposalStatus{File: p.Path, Role: p.Role, Version: p.Version, Expires: p.Header.Expires, Ready: p.Ready()}
+		ps := ProposalStatus{File: p.Path, Role: p.Role, Version: p.Version, Expires: p.Header.Expires, Ready: p.Ready(ws.now()), Expired: !p.Header.Expires.After(ws.now())}
 		for _, t := range p.Tally() {
 			for id, k := range t.Keys {
 				if owner, ok := k.UnrecognizedFields[KeyOwnerField].(string); ok && names[id] == "" {

@@ -89,9 +89,10 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 	rootDir, metaDir := dir, dir
 	var ws *Workspace
 	if st, err := os.Stat(filepath.Join(dir, TranscriptFile)); err == nil && st.Mode().IsRegular() {
-		w, err := OpenWorkspace(dir)
-		if err != nil {
-			return nil, err
+		// Read only: an interrupted change is reported, not completed.
+		w := &Workspace{Dir: filepath.Clean(dir)}
+		if w.fileExists(journalFile) {
+			rep.problem("an interrupted change is pending; run tuf-ceremony status --media %s to complete it, then verify again", dir)
 		}
 		ws, rep.Kind = w, "workspace"
 		rootDir, metaDir = filepath.Join(dir, MetadataDir), filepath.Join(dir, MetadataDir)
@@ -232,7 +233,11 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 			}
 			if err != nil {
 				goTUFFailed = true
-				rep.note("%s: go-tuf v2 cannot verify it (%v); a go-tuf v2 client must start from a later trusted root", name, err)
+				if next.hasLegacyKeys() {
+					rep.note("%s: go-tuf v2 cannot verify it (%v): it holds go-tuf v0.x hex keys; a go-tuf v2 client must start from a later trusted root", name, err)
+				} else {
+					rep.problem("%s is rejected by go-tuf v2's client logic: %v", name, err)
+				}
 			}
 		}
 		trusted = next

@@ -757,6 +757,30 @@ type Tx struct {
 	records []Entry
 	err     error
 	done    bool
+	// expect holds the contents files must still have at commit time.
+	expect map[string][]byte
+	// mayDiffer lists files whose current content may differ from
+	// SHA256SUMS (a tampered proposal being discarded).
+	mayDiffer map[string]bool
+}
+
+// Expect makes Commit fail, changing nothing, unless rel still holds data:
+// a command that read a file and writes a new version of it must not
+// overwrite what another command wrote meanwhile.
+func (tx *Tx) Expect(rel string, data []byte) {
+	if tx.expect == nil {
+		tx.expect = map[string][]byte{}
+	}
+	tx.expect[rel] = data
+}
+
+// AllowTampered lets Commit go ahead although rel no longer matches
+// SHA256SUMS: for discarding a file that was changed by hand.
+func (tx *Tx) AllowTampered(rel string) {
+	if tx.mayDiffer == nil {
+		tx.mayDiffer = map[string]bool{}
+	}
+	tx.mayDiffer[rel] = true
 }
 
 type opKind int
@@ -898,6 +922,9 @@ func (c *committer) run() (err error) {
 		return fmt.Errorf("%s has disappeared from the workspace", TranscriptFile)
 	}
 	if err := c.step("locked"); err != nil {
+		return err
+	}
+	if err := c.checkPreconditions(existed); err != nil {
 		return err
 	}
 
@@ -1046,7 +1073,57 @@ func incomplete(err error) error {
 	if errors.Is(err, errSimulatedCrash) {
 		return err
 	}
-	return fmt.Errorf("failed to complete the change, which will be completed when the workspace is next opened: %w", err)
+	return fmt.Errorf("%w: %w", ErrCommitPending, err)
+}
+
+// ErrCommitPending is a change past its point of no return that could not
+// be finished; the next command on the workspace finishes it.
+var ErrCommitPending = errors.New("failed to complete the change, which will be completed when the workspace is next opened")
+
+// ErrChangedMeanwhile is a file changed by another command between the
+// time a command read it and the time it commits.
+var ErrChangedMeanwhile = errors.New("changed by another command meanwhile")
+
+// checkPreconditions refuses to build on a workspace changed outside
+// tuf-ceremony (SHA256SUMS no longer matches) or on files changed since
+// the command read them.
+func (c *committer) checkPreconditions(existed bool) error {
+	w := c.w
+	for rel, want := range c.tx.expect {
+		got, err := w.readRegular(rel)
+		if err != nil || !bytes.Equal(got, want) {
+			return fmt.Errorf("%s: %w; run the command again", rel, ErrChangedMeanwhile)
+		}
+	}
+	if !existed || !w.fileExists(SumsFile) {
+		return nil
+	}
+	data, err := w.readRegular(SumsFile)
+	if err != nil {
+		return err
+	}
+	listed, err := parseSums(data)
+	if err != nil {
+		return err
+	}
+	actual, err := w.hashFiles(nil)
+	if err != nil {
+		return err
+	}
+	for _, rel := range slices.Sorted(maps.Keys(listed)) {
+		if rel == TranscriptFile || c.tx.mayDiffer[rel] {
+			continue // the transcript's own chain is checked when it is extended
+		}
+		if got, ok := actual[rel]; !ok || got != listed[rel] {
+			return fmt.Errorf("%w: %s was changed outside tuf-ceremony; refusing to record anything on top of it", ErrSumsMismatch, rel)
+		}
+	}
+	for rel := range actual {
+		if _, ok := listed[rel]; !ok && !c.tx.mayDiffer[rel] {
+			return fmt.Errorf("%w: %s was added outside tuf-ceremony; refusing to record anything on top of it", ErrSumsMismatch, rel)
+		}
+	}
+	return nil
 }
 
 // checkOp checks one operation of a Tx against the file as it is now.

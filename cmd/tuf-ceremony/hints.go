@@ -53,7 +53,15 @@ func hintsFor(err error) []string {
 	case errors.Is(err, ceremony.ErrAlreadySigned):
 		return []string{"see who still has to sign with: tuf-ceremony status"}
 	case errors.Is(err, ceremony.ErrNotPublishable):
-		return []string{"collect the missing signatures with tuf-ceremony sign, then publish again; nothing was written"}
+		return []string{"nothing was written; see who still has to sign with tuf-ceremony status, and fix what else is listed"}
+	case errors.Is(err, ceremony.ErrTampered):
+		return []string{"tuf-ceremony discard --media DIR FILE removes it; then propose again"}
+	case errors.Is(err, ceremony.ErrSumsMismatch):
+		return []string{"the medium no longer matches its SHA256SUMS: find out who changed what (tuf-ceremony verify, the transcript) before going on"}
+	case errors.Is(err, ceremony.ErrChangedMeanwhile):
+		return []string{"another tuf-ceremony command changed the workspace while this one ran; nothing was written"}
+	case errors.Is(err, ceremony.ErrCommitPending):
+		return []string{"run tuf-ceremony status --media DIR to complete it, then check the result"}
 	case errors.Is(err, ceremony.ErrAlreadyInitialized):
 		return []string{"init starts a new repository; use a new --media directory, or propose changes to this one"}
 	case errors.Is(err, ceremony.ErrNotVerified):

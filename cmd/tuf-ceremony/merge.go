@@ -55,7 +55,7 @@ func runMerge(_ context.Context, f *factory, opts *mergeOptions) error {
 	for _, m := range res.Merged {
 		who := m.Custodian
 		if who == "" {
-			who = m.KeyID[:8]
+			who = ceremony.ShortID(m.KeyID)
 		}
 		fmt.Fprintf(f.stdout, "merged the signature of %s on %s from %s\n", who, m.File, m.From)
 	}

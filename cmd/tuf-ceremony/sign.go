@@ -72,7 +72,7 @@ func runSign(ctx context.Context, f *factory, opts *signOptions) error {
 	for _, s := range signed {
 		who := s.Custodian
 		if who == "" {
-			who = s.KeyID[:8]
+			who = ceremony.ShortID(s.KeyID)
 		}
 		fmt.Fprintf(f.stdout, "signed %s by %s (counts for %v)\n", s.File, who, s.Under)
 	}

@@ -71,7 +71,10 @@ func runStatus(_ context.Context, f *factory, opts *statusOptions) error {
 
 func printStatus(w io.Writer, s ceremony.ProposalStatus, now time.Time) {
 	ready := "not ready"
-	if s.Ready {
+	switch {
+	case s.Expired:
+		ready = "EXPIRED: propose a new version"
+	case s.Ready:
 		ready = "ready to publish"
 	}
 	days := int(s.Expires.Sub(now).Hours() / 24)
@@ -101,7 +104,7 @@ func names(ss []ceremony.Signer) string {
 	}
 	var out []string
 	for _, s := range ss {
-		n := s.KeyID[:8]
+		n := ceremony.ShortID(s.KeyID)
 		if s.Custodian != "" {
 			n = s.Custodian
 		}

@@ -94,7 +94,7 @@ func printVerifyReport(w io.Writer, rep *ceremony.VerifyReport) {
 			if who == "" {
 				who = "(unknown custodian)"
 			}
-			fmt.Fprintf(w, "  %s  %-20s %s\n    %s\n", k.KeyID[:16], who, k.Scheme, k.Evidence)
+			fmt.Fprintf(w, "  %s  %s\n    keyid %s\n    %s\n", who, k.Scheme, k.KeyID, k.Evidence)
 		}
 	}
 	fmt.Fprintf(w, "\nSHA256SUMS: %s\ntranscript: %s\n", rep.Sums, rep.Transcript)
