@@ -3,6 +3,7 @@ module github.com/tuf-ceremony/tuf-ceremony
 go 1.26.8
 
 require (
+	github.com/go-piv/piv-go/v2 v2.6.0
 	github.com/miekg/pkcs11 v1.1.2
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1
@@ -16,7 +17,6 @@ require (
 
 require (
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
-	github.com/go-piv/piv-go/v2 v2.6.0 // indirect
 	github.com/google/go-containerregistry v0.20.7 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
