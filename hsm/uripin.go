@@ -7,10 +7,21 @@ import (
 	"strings"
 )
 
+// ErrPINSource is a pin-value or pin-source that cannot be used.
+var ErrPINSource = errors.New("unusable PIN in the token URI")
+
 // URIPIN returns the PIN that a token URI carries in its pin-value or
 // pin-source query attribute (RFC 7512; the same names serve yubikey:
 // URIs). ok is false when the URI carries none and a person must be asked.
 func URIPIN(uri string) (pin PIN, ok bool, err error) {
+	pin, ok, err = uriPIN(uri)
+	if err != nil {
+		return PIN{}, false, fmt.Errorf("%w: %w", ErrPINSource, err)
+	}
+	return pin, ok, nil
+}
+
+func uriPIN(uri string) (pin PIN, ok bool, err error) {
 	_, query, found := strings.Cut(uri, "?")
 	if !found {
 		return PIN{}, false, nil

@@ -14,6 +14,7 @@ func hintsFor(err error) []string {
 	var uriErr *pkcs11.URIError
 	var schemeErr *hsm.UnknownSchemeError
 	var hinted interface{ Hints() []string }
+	var planErr *ceremony.PlanError
 	switch {
 	case errors.As(err, &hinted):
 		return hinted.Hints()
@@ -25,7 +26,7 @@ func hintsFor(err error) []string {
 	case errors.As(err, &schemeErr):
 		return []string{"token addresses look like pkcs11:token=alice?module-path=/usr/lib/softhsm/libsofthsm2.so"}
 	case errors.Is(err, hsm.ErrModule):
-		return []string{"name a PKCS#11 module with ?module-path=/absolute/path.so; SoftHSM's is /usr/lib/softhsm/libsofthsm2.so (apt-get install softhsm2)"}
+		return []string{"name a PKCS#11 module by its absolute path (--module PATH, or ?module-path=PATH in a token URI); SoftHSM's is /usr/lib/softhsm/libsofthsm2.so (apt-get install softhsm2)"}
 	case errors.Is(err, hsm.ErrTokenNotFound):
 		return []string{"list the tokens present with: tuf-ceremony tokens", "is the right token inserted, and SOFTHSM2_CONF set for SoftHSM?"}
 	case errors.Is(err, hsm.ErrAmbiguousToken):
@@ -76,10 +77,16 @@ func hintsFor(err error) []string {
 		return []string{"--media must be a directory you can write to (an empty one, a new path, or an existing workspace)"}
 	case errors.Is(err, ceremony.ErrWorkspaceLocked):
 		return []string{"wait for the other tuf-ceremony command on this medium to finish"}
+	case errors.As(err, &planErr):
+		return []string{"fix the plan and run the command again; nothing was written"}
+	case errors.Is(err, hsm.ErrPINSource):
+		return []string{"pin-source=file:/absolute/path names a file holding only the PIN; never write pin-value in a plan or a script"}
 	case errors.Is(err, ceremony.ErrNoWorkspace):
 		return []string{"--media must be an empty directory, a new path, or an existing tuf-ceremony workspace"}
 	case errors.Is(err, fs.ErrPermission):
 		return []string{"choose a --media directory you can write to"}
+	case errors.Is(err, fs.ErrNotExist):
+		return []string{"check the path: is the medium mounted, and is --media the workspace directory (the one holding transcript.jsonl)?"}
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ func newProposeCmd(f *factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "propose",
 		Short: "Stage a new version of metadata for signing",
+		Example: `  tuf-ceremony propose root --media /media/usb --expires root=365d
+  tuf-ceremony propose targets --media /media/usb --add-target dist/app-1.2.tgz`,
 	}
 	c.AddCommand(newProposeRootCmd(f), newProposeTargetsCmd(f))
 	return c

@@ -79,6 +79,11 @@ func newRootCmd(f *factory) *cobra.Command {
 		Long: `tuf-ceremony generates TUF root and targets keys on hardware tokens
 (PKCS#11 HSMs, YubiKeys, SoftHSM for rehearsals), threshold-signs metadata,
 and keeps everything on removable media with an append-only transcript.`,
+		Example: `  tuf-ceremony tokens                                   # what is plugged in
+  tuf-ceremony init --media /media/usb --plan ceremony.yaml
+  tuf-ceremony sign --media /media/usb --token 'pkcs11:token=alice?module-name=softhsm2'
+  tuf-ceremony status --media /media/usb
+  tuf-ceremony publish --media /media/usb && tuf-ceremony verify /media/usb`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
