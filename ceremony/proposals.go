@@ -216,23 +216,79 @@ func (w *Workspace) Proposals() ([]*Proposal, error) {
 		}
 		newest = md
 	}
+	// targets first: delegated roles are judged against the newest targets.
+	sort.SliceStable(others, func(i, j int) bool { return others[i].Role == metadata.TARGETS && others[j].Role != metadata.TARGETS })
+	newestTargets, err := w.latestTargets()
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range others {
-		if newest == nil {
-			return nil, fmt.Errorf("%s: no root, published or staged, delegates to %s", p.Path, p.Role)
-		}
-		if p.Role != metadata.TARGETS {
-			return nil, fmt.Errorf("%s: only root and targets are signed in a ceremony, not %q", p.Path, p.Role)
-		}
 		if p.Header.Type != metadata.TARGETS {
 			return nil, fmt.Errorf("%s: _type is %q, not targets", p.Path, p.Header.Type)
 		}
-		req, err := delegation(newest, p.Role)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.Path, err)
+		var req Requirement
+		switch {
+		case p.Role == metadata.TARGETS && newest == nil:
+			return nil, fmt.Errorf("%s: no root, published or staged, delegates to targets", p.Path)
+		case p.Role == metadata.TARGETS:
+			if req, err = delegation(newest, p.Role); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Path, err)
+			}
+			if newestTargets, err = ParseTargets(p.Raw); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Path, err)
+			}
+		case p.Role == metadata.SNAPSHOT || p.Role == metadata.TIMESTAMP:
+			return nil, fmt.Errorf("%s: %s is an online role, not signed in a ceremony", p.Path, p.Role)
+		default:
+			if req, err = targetsDelegation(newestTargets, p.Role); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Path, err)
+			}
 		}
 		p.Requirements = append(p.Requirements, req)
 	}
 	return append(roots, others...), nil
+}
+
+// latestTargets is the newest published targets, or nil.
+func (w *Workspace) latestTargets() (*metadata.Metadata[metadata.TargetsType], error) {
+	vs, err := w.versions(MetadataDir, metadata.TARGETS)
+	if err != nil || len(vs) == 0 {
+		return nil, err
+	}
+	rel := path.Join(MetadataDir, VersionedName(metadata.TARGETS, vs[len(vs)-1]))
+	data, err := w.ReadFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	md, err := ParseTargets(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	return md, nil
+}
+
+// targetsDelegation is the requirement targets sets for a delegated role.
+func targetsDelegation(targets *metadata.Metadata[metadata.TargetsType], role string) (Requirement, error) {
+	if targets == nil || targets.Signed.Delegations == nil {
+		return Requirement{}, fmt.Errorf("targets delegates to no %s role", role)
+	}
+	d := targets.Signed.Delegations
+	for _, r := range d.Roles {
+		if r.Name != role {
+			continue
+		}
+		req := Requirement{Name: fmt.Sprintf("%s (targets v%d)", role, targets.Signed.Version), Role: role, Threshold: r.Threshold, Keys: map[string]*metadata.Key{}}
+		for _, id := range r.KeyIDs {
+			k, ok := d.Keys[id]
+			if !ok {
+				return Requirement{}, fmt.Errorf("targets v%d lists key %s for %s but does not define it", targets.Signed.Version, shortID(id), role)
+			}
+			req.KeyIDs = append(req.KeyIDs, id)
+			req.Keys[id] = k
+		}
+		return req, nil
+	}
+	return Requirement{}, fmt.Errorf("targets v%d delegates to no %s role", targets.Signed.Version, role)
 }
 
 // previousRoot is the published root version-1, nil for version 1, and an

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,6 +166,10 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 	if problem := w.orphanedTargets(props, trusted); problem != "" {
 		out = append(out, problem)
 	}
+	newestTargets, err := w.latestTargets()
+	if err != nil {
+		return append(out, err.Error())
+	}
 	for _, p := range props {
 		if p.Role == metadata.ROOT {
 			continue
@@ -186,10 +191,49 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 		}
 		md, err := ParseTargets(p.Raw)
 		if err == nil {
-			err = trusted.Root.VerifyDelegate(p.Role, md)
+			if p.Role == metadata.TARGETS {
+				err = trusted.Root.VerifyDelegate(p.Role, md)
+				newestTargets = md
+			} else if newestTargets == nil {
+				err = errors.New("no targets delegates to it")
+			} else {
+				err = newestTargets.VerifyDelegate(p.Role, md)
+			}
 		}
 		if err != nil {
 			out = append(out, fmt.Sprintf("%s v%d: a TUF client would reject it: %v", p.Role, p.Version, err))
+		}
+	}
+	return append(out, w.orphanedDelegations(props, newestTargets)...)
+}
+
+// orphanedDelegations refuses a targets version under which a published
+// delegated role that is not re-signed with it would stop verifying.
+func (w *Workspace) orphanedDelegations(props []*Proposal, targets *metadata.Metadata[metadata.TargetsType]) []string {
+	if targets == nil || targets.Signed.Delegations == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range targets.Signed.Delegations.Roles {
+		if slices.ContainsFunc(props, func(p *Proposal) bool { return p.Role == r.Name }) {
+			continue
+		}
+		vs, err := w.versions(MetadataDir, r.Name)
+		if err != nil || len(vs) == 0 {
+			continue
+		}
+		data, err := w.ReadFile(path.Join(MetadataDir, VersionedName(r.Name, vs[len(vs)-1])))
+		if err != nil {
+			out = append(out, err.Error())
+			continue
+		}
+		md, err := ParseTargets(data)
+		if err == nil {
+			err = targets.VerifyDelegate(r.Name, md)
+		}
+		if err != nil {
+			out = append(out, fmt.Sprintf("targets v%d changes the keys of %s: its published v%d would no longer verify (%v); stage %s v%d (propose targets --role %s) signed by its new keys and publish them together",
+				targets.Signed.Version, r.Name, vs[len(vs)-1], err, r.Name, vs[len(vs)-1]+1, r.Name))
 		}
 	}
 	return out

@@ -33,6 +33,7 @@ type VerifyReport struct {
 	TrustedFrom int64         `json:"trusted_from"`
 	Roots       []FileSummary `json:"roots"`
 	Targets     *FileSummary  `json:"targets,omitempty"`
+	Delegated   []FileSummary `json:"delegated,omitempty"`
 	Roles       []RoleSummary `json:"roles"`
 	Sums        string        `json:"sha256sums"` // "ok", "absent" or the problem
 	Transcript  string        `json:"transcript"` // "N entries, chain intact, last …", "absent" or the problem
@@ -358,6 +359,47 @@ func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, truste
 		}
 	}
 	rep.Targets = &FileSummary{File: name, Version: md.Signed.Version, SHA256: sha256Hex(data), Expires: md.Signed.Expires}
+	rep.verifyDelegated(dir, files, md, at)
+}
+
+// verifyDelegated checks the newest metadata of each role targets
+// delegates to.
+func (rep *VerifyReport) verifyDelegated(dir string, files map[string]bool, targets *metadata.Metadata[metadata.TargetsType], at time.Time) {
+	if targets.Signed.Delegations == nil {
+		return
+	}
+	for _, r := range targets.Signed.Delegations.Roles {
+		var newest int64
+		for name := range files {
+			if role, v, ok := ParseVersionedName(name); ok && role == r.Name && v > newest {
+				newest = v
+			}
+		}
+		if newest == 0 {
+			rep.problem("targets delegates to %s, but there is no %s metadata", r.Name, r.Name)
+			continue
+		}
+		name := VersionedName(r.Name, newest)
+		data, err := readLimited(filepath.Join(dir, name))
+		var md *metadata.Metadata[metadata.TargetsType]
+		if err == nil {
+			md, err = ParseTargets(data)
+		}
+		if err == nil && md.Signed.Version != newest {
+			err = fmt.Errorf("it holds version %d", md.Signed.Version)
+		}
+		if err == nil {
+			err = targets.VerifyDelegate(r.Name, md)
+		}
+		if err != nil {
+			rep.problem("%s is rejected: %v", name, err)
+			continue
+		}
+		if !md.Signed.Expires.After(at) {
+			rep.problem("%s v%d expired at %s", r.Name, md.Signed.Version, md.Signed.Expires.UTC().Format(time.RFC3339))
+		}
+		rep.Delegated = append(rep.Delegated, FileSummary{File: name, Version: md.Signed.Version, SHA256: sha256Hex(data), Expires: md.Signed.Expires})
+	}
 }
 
 // summarizeRoles describes the newest root's roles and keys.

@@ -83,6 +83,9 @@ func printVerifyReport(w io.Writer, rep *ceremony.VerifyReport) {
 	if rep.Targets != nil {
 		fmt.Fprintf(w, "targets: %s verified against the newest root\n", rep.Targets.File)
 	}
+	for _, d := range rep.Delegated {
+		fmt.Fprintf(w, "delegated: %s verified against targets, expires %s\n", d.File, d.Expires.UTC().Format("2006-01-02"))
+	}
 	for _, r := range rep.Roles {
 		exp := ""
 		if r.Expires != nil {
