@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,34 +24,11 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony/tuftest"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
 )
-
-// fileFetcher serves a repository from a directory: no network.
-type fileFetcher struct {
-	base string // URL prefix
-	dir  string
-}
-
-func (f fileFetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
-	rel, ok := strings.CutPrefix(url, f.base)
-	if !ok || strings.Contains(rel, "..") {
-		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}
-	}
-	data, err := os.ReadFile(filepath.Join(f.dir, filepath.FromSlash(rel)))
-	if os.IsNotExist(err) {
-		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > maxLength {
-		return nil, &metadata.ErrDownloadLengthMismatch{Msg: "too long"}
-	}
-	return data, nil
-}
 
 func writePEM(t *testing.T, path string, pub crypto.PublicKey) {
 	t.Helper()
@@ -193,7 +169,7 @@ roles:
 		t.Fatal(err)
 	}
 	cfg.RemoteTargetsURL = "https://repo.invalid/targets/"
-	cfg.Fetcher = fileFetcher{base: "https://repo.invalid/", dir: repo}
+	cfg.Fetcher = tuftest.FileFetcher{Base: "https://repo.invalid/", Dir: repo}
 	cfg.LocalMetadataDir = t.TempDir()
 	cfg.LocalTargetsDir = t.TempDir()
 	up, err := updater.New(cfg)

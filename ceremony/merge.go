@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -69,6 +70,9 @@ func Merge(ws *Workspace, others []string) (*MergeResult, error) {
 	for _, other := range others {
 		if abs, _ := filepath.Abs(other); abs == mustAbs(ws.Dir) {
 			return nil, fmt.Errorf("%s is this workspace itself", other)
+		}
+		if err := sameRepository(ws, other, props); err != nil {
+			return nil, err
 		}
 		for _, p := range props {
 			data, err := readLimited(filepath.Join(other, StagedDir, p.Name))
@@ -138,4 +142,32 @@ func mustAbs(p string) string {
 		return p
 	}
 	return abs
+}
+
+// sameRepository refuses to merge from a copy of another repository (its
+// first root differs) or one holding other versions of the same roles.
+func sameRepository(ws *Workspace, other string, props []*Proposal) error {
+	ours, err := ws.ReadFile(path.Join(MetadataDir, VersionedName("root", 1)))
+	if err == nil {
+		theirs, err := readLimited(filepath.Join(other, MetadataDir, VersionedName("root", 1)))
+		if err != nil || !bytes.Equal(ours, theirs) {
+			return fmt.Errorf("%w: %s is not a copy of the same repository (its metadata/1.root.json differs or is missing)", ErrMergeConflict, other)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(other, StagedDir))
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		role, v, ok := ParseVersionedName(e.Name())
+		if !ok {
+			continue
+		}
+		for _, p := range props {
+			if p.Role == role && p.Version != v {
+				return fmt.Errorf("%w: %s holds %s v%d, this workspace %s v%d", ErrMergeConflict, other, role, v, role, p.Version)
+			}
+		}
+	}
+	return nil
 }

@@ -85,6 +85,9 @@ func ProposeTargets(ws *Workspace, change TargetsChange) (*Proposed, error) {
 			return nil, errors.New("delegations are changed in targets, not in a delegated role (leave out --role)")
 		}
 	}
+	if len(change.Add) == 0 && len(change.Remove) == 0 && change.Expires == 0 && change.Delegate == nil && change.RemoveDelegation == "" {
+		return nil, ErrNothingToChange
+	}
 	staged, err := ws.versions(StagedDir, role)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,9 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
+// ErrNothingToChange is a proposal that changes nothing.
+var ErrNothingToChange = errors.New("the proposal changes nothing")
+
 // ErrUnusableProposal is a proposed root that clients could not use.
 var ErrUnusableProposal = errors.New("the proposed root would lock clients out")
 
@@ -56,6 +59,9 @@ func ProposeRoot(ws *Workspace, change RootChange) (*Proposed, error) {
 	}
 	if len(published) == 0 {
 		return nil, fmt.Errorf("no published root to change: run init, sign and publish first")
+	}
+	if len(change.Add) == 0 && len(change.Revoke) == 0 && len(change.Thresholds) == 0 && change.Expires == 0 {
+		return nil, ErrNothingToChange
 	}
 	prevRel := path.Join(MetadataDir, VersionedName(metadata.ROOT, published[len(published)-1]))
 	prevData, err := ws.ReadFile(prevRel)
@@ -225,8 +231,12 @@ func (ed *rootEditor) setKeyIDs(role string, ids []string) {
 }
 
 func (ed *rootEditor) revoke(id string) error {
-	if _, ok := ed.keys[id]; !ok {
-		return fmt.Errorf("--revoke-key %s: the root has no such key", id)
+	listed := false
+	for role := range ed.roles {
+		listed = listed || slices.Contains(ed.keyIDs(role), id)
+	}
+	if !listed {
+		return fmt.Errorf("--revoke-key %s: no role of the root lists this key", shortID(id))
 	}
 	for role := range ed.roles {
 		ed.setKeyIDs(role, slices.DeleteFunc(ed.keyIDs(role), func(k string) bool { return k == id }))

@@ -70,7 +70,9 @@ func hintsFor(err error) []string {
 	case errors.Is(err, ceremony.ErrMergeConflict):
 		return []string{"both copies must hold the same proposal: the other medium was changed, or holds another proposal; nothing was merged"}
 	case errors.Is(err, ceremony.ErrAlreadyStaged):
-		return []string{"see where it stands with: tuf-ceremony status"}
+		return []string{"see where it stands with tuf-ceremony status; to drop it instead: tuf-ceremony discard --media DIR FILE"}
+	case errors.Is(err, ceremony.ErrNothingToChange):
+		return []string{"name a change (--add-key, --revoke-key, --threshold, --add-target, …), or --expires for a renewal"}
 	case errors.Is(err, ceremony.ErrUnusableProposal):
 		return []string{"every role needs at least one key and a threshold no higher than its keys; adjust --add-key, --revoke-key or --threshold"}
 	case errors.Is(err, ceremony.ErrMediaUnusable):

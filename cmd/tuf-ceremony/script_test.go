@@ -2,14 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony/tuftest"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
 )
 
@@ -40,6 +43,8 @@ func TestScripts(t *testing.T) {
 			"no-secret":      cmdNoSecret,
 			"expand":         cmdExpand,
 			"keyid":          cmdKeyID,
+			"online-key":     cmdOnlineKey,
+			"gotuf-refresh":  cmdGoTUFRefresh,
 		},
 	})
 }
@@ -126,4 +131,48 @@ func cmdKeyID(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no key of %s in %s/keys", args[1], args[0])
 	}
 	ts.Setenv(args[2], newest)
+}
+
+// online-key FILE.pem writes a test online key: the public half to FILE.pem
+// (for a plan), the private half beside it.
+func cmdOnlineKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: online-key FILE.pem")
+	}
+	_, err := tuftest.NewOnlineKey(ts.MkAbs(args[0]))
+	ts.Check(err)
+}
+
+// gotuf-refresh METADATA_DIR ONLINE.pem ROOT_VERSION [TARGET_PATH...]
+// runs go-tuf v2's client over a ceremony's published metadata, with
+// snapshot and timestamp signed by the online key, from 1.root.json; it
+// checks the client trusts root ROOT_VERSION and finds every target named.
+func cmdGoTUFRefresh(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: gotuf-refresh METADATA_DIR ONLINE.pem ROOT_VERSION [TARGET_PATH...]")
+	}
+	key, err := tuftest.LoadOnlineKey(ts.MkAbs(args[1]))
+	ts.Check(err)
+	work, err := os.MkdirTemp(ts.MkAbs("."), "gotuf-")
+	ts.Check(err)
+	up, err := tuftest.Refresh(ts.MkAbs(args[0]), work, key)
+	if err == nil {
+		trusted := up.GetTrustedMetadataSet()
+		if got := strconv.FormatInt(trusted.Root.Signed.Version, 10); got != args[2] {
+			err = fmt.Errorf("the client trusts root v%s, not v%s", got, args[2])
+		}
+	}
+	for _, target := range args[3:] {
+		if err != nil {
+			break
+		}
+		_, err = up.GetTargetInfo(target)
+	}
+	if neg {
+		if err == nil {
+			ts.Fatalf("go-tuf's client accepted the repository")
+		}
+		return
+	}
+	ts.Check(err)
 }
