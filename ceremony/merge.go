@@ -57,11 +57,7 @@ func Merge(ws *Workspace, others []string) (*MergeResult, error) {
 	if len(props) == 0 {
 		return nil, ErrNothingStaged
 	}
-	latest, err := ws.LatestRoot()
-	if err != nil {
-		return nil, err
-	}
-	names, err := ws.Custodians(latest)
+	names, err := ws.names(props)
 	if err != nil {
 		return nil, err
 	}

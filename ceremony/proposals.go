@@ -376,6 +376,30 @@ func (w *Workspace) Custodians(roots ...*metadata.Metadata[metadata.RootType]) (
 	return names, nil
 }
 
+// names maps the key IDs of the published root and of the proposals'
+// requirements to custodians: from keys/*.json first, then from the
+// x-tuf-on-ci-keyowner fields.
+func (w *Workspace) names(props []*Proposal) (map[string]string, error) {
+	latest, err := w.LatestRoot()
+	if err != nil {
+		return nil, err
+	}
+	names, err := w.Custodians(latest)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range props {
+		for _, r := range p.Requirements {
+			for id, k := range r.Keys {
+				if owner, ok := k.UnrecognizedFields[KeyOwnerField].(string); ok && names[id] == "" {
+					names[id] = owner
+				}
+			}
+		}
+	}
+	return names, nil
+}
+
 // Who names a key for people: "alice (3f1a9c02)".
 func Who(names map[string]string, keyID string) string {
 	if n := names[keyID]; n != "" {

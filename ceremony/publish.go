@@ -51,11 +51,7 @@ func Publish(ws *Workspace, now time.Time) ([]PublishedFile, error) {
 	if len(props) == 0 {
 		return nil, ErrNothingStaged
 	}
-	latest, err := ws.LatestRoot()
-	if err != nil {
-		return nil, err
-	}
-	names, err := ws.Custodians(latest)
+	names, err := ws.names(props)
 	if err != nil {
 		return nil, err
 	}

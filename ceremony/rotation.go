@@ -50,11 +50,7 @@ func AnalyzeRotation(ws *Workspace, available []string, now time.Time) (*Rotatio
 	if root == nil {
 		return nil, fmt.Errorf("%w: no staged root to analyze", ErrNothingStaged)
 	}
-	latest, err := ws.LatestRoot()
-	if err != nil {
-		return nil, err
-	}
-	names, err := ws.Custodians(latest)
+	names, err := ws.names(props)
 	if err != nil {
 		return nil, err
 	}

@@ -87,22 +87,9 @@ func Sign(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts Si
 		}
 		return nil, ErrNothingStaged
 	}
-	latest, err := ws.LatestRoot()
+	names, err := ws.names(props)
 	if err != nil {
 		return nil, err
-	}
-	names, err := ws.Custodians(latest)
-	if err != nil {
-		return nil, err
-	}
-	for _, pr := range props {
-		for _, r := range pr.Requirements {
-			for id, k := range r.Keys {
-				if owner, ok := k.UnrecognizedFields[KeyOwnerField].(string); ok && names[id] == "" {
-					names[id] = owner
-				}
-			}
-		}
 	}
 
 	if err := signable(props, names, ws.now()); err != nil {

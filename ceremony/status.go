@@ -38,11 +38,7 @@ func Status(ws *Workspace) ([]ProposalStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	latest, err := ws.LatestRoot()
-	if err != nil {
-		return nil, err
-	}
-	names, err := ws.Custodians(latest)
+	names, err := ws.names(props)
 	if err != nil {
 		return nil, err
 	}
@@ -50,11 +46,6 @@ func Status(ws *Workspace) ([]ProposalStatus, error) {
 	for _, p := range props {
 		ps := ProposalStatus{File: p.Path, Role: p.Role, Version: p.Version, Expires: p.Header.Expires, Ready: p.Ready(ws.now()), Expired: !p.Header.Expires.After(ws.now())}
 		for _, t := range p.Tally() {
-			for id, k := range t.Keys {
-				if owner, ok := k.UnrecognizedFields[KeyOwnerField].(string); ok && names[id] == "" {
-					names[id] = owner
-				}
-			}
 			ps.Requirements = append(ps.Requirements, RequirementStatus{
 				Name:         t.Name,
 				Threshold:    t.Threshold,
