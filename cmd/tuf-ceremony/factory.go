@@ -25,6 +25,8 @@ type factory struct {
 	// redirected; it fails when there is none (scripts, CI).
 	openTTY  func() (*os.File, error)
 	backends func() []hsm.Backend
+	// interfacesUp lists network interfaces other than loopback that are up.
+	interfacesUp func() ([]string, error)
 }
 
 func newFactory(stdin io.Reader, stdout, stderr io.Writer) *factory {
@@ -35,7 +37,8 @@ func newFactory(stdin io.Reader, stdout, stderr io.Writer) *factory {
 		openTTY: func() (*os.File, error) {
 			return os.OpenFile("/dev/tty", os.O_RDWR, 0)
 		},
-		backends: func() []hsm.Backend { return []hsm.Backend{pkcs11.NewBackend()} },
+		backends:     func() []hsm.Backend { return []hsm.Backend{pkcs11.NewBackend()} },
+		interfacesUp: ceremony.NetworkInterfacesUp,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -89,6 +90,11 @@ and keeps everything on removable media with an append-only transcript.`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 	}
+	root.PersistentPreRun = func(c *cobra.Command, _ []string) {
+		if c.Annotations[annotationCeremony] == "true" {
+			warnIfNetworked(f)
+		}
+	}
 	root.SetOut(f.stdout)
 	root.SetErr(f.stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -99,8 +105,37 @@ and keeps everything on removable media with an append-only transcript.`,
 		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
+		markCeremony(c)
 	}
 	return root
+}
+
+// annotationCeremony marks commands that handle keys or change a
+// workspace: they warn when the machine is on a network.
+const annotationCeremony = "ceremony"
+
+// markCeremony annotates every command but the read-only ones.
+func markCeremony(c *cobra.Command) {
+	switch c.Name() {
+	case "tokens", "status", "verify", "diff", "report":
+		return
+	}
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[annotationCeremony] = "true"
+	for _, sub := range c.Commands() {
+		markCeremony(sub)
+	}
+}
+
+// warnIfNetworked prints the air-gap warning of invariant 8.
+func warnIfNetworked(f *factory) {
+	up, err := f.interfacesUp()
+	if err != nil || len(up) == 0 {
+		return
+	}
+	fmt.Fprintf(f.stderr, "warning: network interface(s) up: %s. A ceremony machine should be air-gapped: unplug the network, or run: ip link set %s down\n", strings.Join(up, ", "), up[0])
 }
 
 // wrapArgs turns cobra's argument errors into usage errors.
