@@ -141,6 +141,14 @@ type KeySpec struct {
 	// AlwaysAuthenticate asks for the PIN at every signature
 	// (CKA_ALWAYS_AUTHENTICATE; the PIV 9c slot's "PIN always" policy).
 	AlwaysAuthenticate bool
+	// PINPolicy is the PIV PIN policy of the new key: "always" (the PIN
+	// before every signature), "once" (once per session) or "never".
+	// Empty means "always". PKCS#11 backends ignore it.
+	PINPolicy string
+	// TouchPolicy is the PIV touch policy of the new key: "always" (a
+	// touch for every signature), "cached" (one touch counts for 15
+	// seconds) or "never". Empty means "always". PKCS#11 backends ignore it.
+	TouchPolicy string
 }
 
 // Key is a key pair on a token, as found or generated.
@@ -151,6 +159,10 @@ type Key struct {
 	Public    crypto.PublicKey `json:"-"`
 	// URI addresses this key (token and object, without any PIN).
 	URI string `json:"uri"`
+	// Warnings are what a person should know about the key or its token,
+	// e.g. that a YubiKey still has its factory management key. They do
+	// not stop anything; the caller shows them.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Evidence is what the token says about how a key was born and is kept,
@@ -162,7 +174,29 @@ type Evidence struct {
 	// Attributes are the PKCS#11 private key attributes read back, by name
 	// (CKA_LOCAL, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, …).
 	Attributes map[string]bool `json:"attributes,omitempty"`
-	ReadAt     time.Time       `json:"read_at"`
+	// Attestation is the PIV attestation of the key (Kind
+	// "piv-attestation"): as read from the device, unverified until
+	// checked against the vendor's roots (piv.VerifyAttestation).
+	Attestation *Attestation `json:"attestation,omitempty"`
+	ReadAt      time.Time    `json:"read_at"`
+}
+
+// Attestation is a YubiKey's statement that a key was generated on it: the
+// slot's attestation certificate, signed by the device's attestation
+// certificate (slot f9), which is signed by the vendor. The other fields
+// are what the slot certificate's extensions say; they are only to be
+// trusted once the chain is verified.
+type Attestation struct {
+	Slot        string `json:"slot"`                  // "9c"
+	Serial      string `json:"serial"`                // decimal, as printed on the device
+	Firmware    string `json:"firmware"`              // "5.7.1"
+	FormFactor  string `json:"form_factor,omitempty"` // "USB-A Keychain"
+	PINPolicy   string `json:"pin_policy"`            // "always", "once", "never"
+	TouchPolicy string `json:"touch_policy"`          // "always", "cached", "never"
+	// SlotCertificate and Intermediate are PEM: the slot's attestation
+	// certificate and the device's attestation certificate (slot f9).
+	SlotCertificate string `json:"slot_certificate"`
+	Intermediate    string `json:"intermediate"`
 }
 
 // Token is one opened token. Methods are safe for use by one goroutine at a
