@@ -3,6 +3,7 @@ package ceremony
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +31,8 @@ type InitOptions struct {
 	// Non-interactive runs need it; on a terminal tokens come one by one.
 	Preflight bool
 	ForcePIN  bool
+	// AttestationRoots verify YubiKey attestations; nil means Yubico's.
+	AttestationRoots *x509.CertPool
 }
 
 // InitResult is what init staged.
@@ -239,10 +242,11 @@ func resolveKey(ctx context.Context, ws *Workspace, p Prompter, plan *Plan, pk P
 		return nil, nil, fmt.Errorf("%s already holds the %s key of %s: one token would count twice toward the %s threshold", info, role, other, role)
 	}
 	rec, err := Keygen(ctx, ws, tok, p, KeygenOptions{
-		Custodian: pk.Custodian,
-		Purpose:   role,
-		Algorithm: pk.TokenAlgorithm(),
-		Unlock:    UnlockOptions{PIN: pin, Force: opts.ForcePIN},
+		Custodian:        pk.Custodian,
+		Purpose:          role,
+		Algorithm:        pk.TokenAlgorithm(),
+		Unlock:           UnlockOptions{PIN: pin, Force: opts.ForcePIN},
+		AttestationRoots: opts.AttestationRoots,
 	})
 	return rec, nil, err
 }

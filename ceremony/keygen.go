@@ -2,12 +2,16 @@ package ceremony
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/tuf-ceremony/tuf-ceremony/hsm"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/piv"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
 )
 
 // KeygenOptions describe one key to generate for a custodian.
@@ -20,7 +24,9 @@ type KeygenOptions struct {
 	AlwaysAuthenticate bool
 	// Purpose records the role the key is generated for.
 	Purpose string
-	Unlock  UnlockOptions
+	// AttestationRoots verify a YubiKey's attestation; nil means Yubico's.
+	AttestationRoots *x509.CertPool
+	Unlock           UnlockOptions
 }
 
 var custodianPattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@+-]{0,63}$`)
@@ -81,6 +87,9 @@ func Keygen(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts 
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range key.Warnings {
+		p.Progress("warning: " + w)
+	}
 	rec, err := recordKey(ctx, ws, tok, key, opts)
 	if errors.Is(err, ErrCommitPending) {
 		// The record is past its point of no return and will be
@@ -101,6 +110,9 @@ func Keygen(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts 
 func recordKey(ctx context.Context, ws *Workspace, tok hsm.Token, key hsm.Key, opts KeygenOptions) (*KeyRecord, error) {
 	ev, err := tok.Evidence(ctx, key)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkEvidence(&ev, key.Public, opts.AttestationRoots); err != nil {
 		return nil, err
 	}
 	tufKey, err := TUFKey(key.Public)
@@ -137,10 +149,37 @@ func recordKey(ctx context.Context, ws *Workspace, tok hsm.Token, key hsm.Key, o
 		"scheme":    rec.Key.Scheme,
 		"token":     rec.Token,
 		"object":    rec.Object,
-		"evidence":  ev.Attributes,
+		"evidence":  evidenceSummary(ev),
 	})
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("failed to record key %s: %w", rec.KeyID, err)
 	}
 	return rec, nil
+}
+
+// checkEvidence verifies what the token says about a new key (invariant 1):
+// PKCS#11 attributes showing a key born on the token that never left it,
+// or a PIV attestation that chains to the vendor's roots and attests this
+// very public key.
+func checkEvidence(ev *hsm.Evidence, pub crypto.PublicKey, roots *x509.CertPool) error {
+	switch ev.Kind {
+	case "pkcs11-attributes":
+		return pkcs11.CheckNonExtractable(*ev)
+	case "piv-attestation":
+		att, err := piv.VerifyAttestation(ev.Attestation, pub, roots)
+		if err != nil {
+			return err
+		}
+		ev.Attestation = att
+		return nil
+	}
+	return fmt.Errorf("%w: unknown evidence kind %q", hsm.ErrNotNonExportable, ev.Kind)
+}
+
+// evidenceSummary is what the transcript keeps of the evidence.
+func evidenceSummary(ev hsm.Evidence) any {
+	if a := ev.Attestation; a != nil {
+		return map[string]string{"kind": ev.Kind, "serial": a.Serial, "firmware": a.Firmware, "slot": a.Slot, "pin_policy": a.PINPolicy, "touch_policy": a.TouchPolicy}
+	}
+	return ev.Attributes
 }

@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +15,7 @@ import (
 // and sign: participants, tokens by serial, keys and their evidence,
 // published files with their SHA-256, the verification result, the
 // transcript's final hash, and lines for witnesses.
-func Report(w io.Writer, ws *Workspace, now time.Time) error {
+func Report(w io.Writer, ws *Workspace, now time.Time, roots *x509.CertPool) error {
 	entries, err := ws.Transcript()
 	if err != nil {
 		return err
@@ -71,8 +72,12 @@ func Report(w io.Writer, ws *Workspace, now time.Time) error {
 		}
 		r := roles[id]
 		sort.Strings(r)
+		evidence, err := keyEvidence(ws, id, roots)
+		if err != nil {
+			evidence += ": " + err.Error()
+		}
 		fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %s |\n", mdCell(rec.Custodian), id, mdCell(strings.Join(r, ", ")),
-			rec.Key.Scheme, mdCell(token), mdCell(keyEvidence(ws, id)))
+			rec.Key.Scheme, mdCell(token), mdCell(evidence))
 	}
 
 	b.WriteString("\n## Participants\n\n")
@@ -127,7 +132,7 @@ func Report(w io.Writer, ws *Workspace, now time.Time) error {
 	}
 
 	if len(published) > 0 {
-		rep, err := Verify(ws.Dir, VerifyOptions{At: now})
+		rep, err := Verify(ws.Dir, VerifyOptions{At: now, AttestationRoots: roots})
 		if err != nil {
 			return err
 		}

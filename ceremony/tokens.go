@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tuf-ceremony/tuf-ceremony/hsm"
@@ -29,18 +30,24 @@ type KeyListing struct {
 // each. No PIN is asked: public key objects are readable without one. A
 // token that cannot be read is listed with its error rather than hiding
 // the others.
-func ListTokens(ctx context.Context, backends []hsm.Backend, modules []string) ([]TokenListing, error) {
-	var out []TokenListing
+//
+// A backend with no way to reach its tokens at all (pcscd not running) is
+// skipped when there are others, and said in the notes.
+func ListTokens(ctx context.Context, backends []hsm.Backend, modules []string) (out []TokenListing, notes []string, err error) {
 	for _, b := range backends {
 		infos, err := b.Tokens(ctx, modules)
+		if errors.Is(err, hsm.ErrNoReaderService) && len(backends) > 1 {
+			notes = append(notes, fmt.Sprintf("%s: tokens not listed: %v", b.Scheme(), err))
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, info := range infos {
 			out = append(out, listToken(ctx, b, info))
 		}
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 func listToken(ctx context.Context, b hsm.Backend, info hsm.TokenInfo) TokenListing {

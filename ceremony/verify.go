@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,8 @@ type VerifyOptions struct {
 	RootSHA256 string
 	// At is the time expiries are judged at.
 	At time.Time
+	// AttestationRoots verify YubiKey attestations; nil means Yubico's.
+	AttestationRoots *x509.CertPool
 }
 
 // VerifyReport is what verify found. Problems is empty when all holds.
@@ -116,7 +119,7 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 	if trusted != nil {
 		rep.checkCurrentRoot(metaDir, metaFiles)
 		rep.verifyTargets(metaDir, metaFiles, trusted, opts.At)
-		rep.summarizeRoles(trusted, ws, opts.At)
+		rep.summarizeRoles(trusted, ws, opts)
 	}
 	if ws != nil {
 		rep.Sums = "ok"
@@ -403,7 +406,8 @@ func (rep *VerifyReport) verifyDelegated(dir string, files map[string]bool, targ
 }
 
 // summarizeRoles describes the newest root's roles and keys.
-func (rep *VerifyReport) summarizeRoles(root *RawRoot, ws *Workspace, at time.Time) {
+func (rep *VerifyReport) summarizeRoles(root *RawRoot, ws *Workspace, opts VerifyOptions) {
+	at := opts.At
 	names := map[string]string{}
 	for id, k := range root.Signed.Keys {
 		if k.Owner != "" {
@@ -430,7 +434,10 @@ func (rep *VerifyReport) summarizeRoles(root *RawRoot, ws *Workspace, at time.Ti
 				ks.Scheme = k.Scheme
 			}
 			if ws != nil {
-				ks.Evidence = keyEvidence(ws, id)
+				var err error
+				if ks.Evidence, err = keyEvidence(ws, id, opts.AttestationRoots); err != nil {
+					rep.problem("the %s key %s of %s: %v", role, shortID(id), names[id], err)
+				}
 			}
 			rs.Keys = append(rs.Keys, ks)
 		}
@@ -451,26 +458,37 @@ func (rep *VerifyReport) summarizeRoles(root *RawRoot, ws *Workspace, at time.Ti
 	}
 }
 
-// keyEvidence summarizes keys/<keyid>.json for the verify table.
-func keyEvidence(ws *Workspace, keyID string) string {
+// keyEvidence re-checks and summarizes keys/<keyid>.json for the verify
+// table: whether the key is attested hardware, and under which policies.
+// An error is evidence that does not hold.
+func keyEvidence(ws *Workspace, keyID string, roots *x509.CertPool) (string, error) {
 	rec, err := ws.ReadKeyRecord(keyID)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "no record"
+		return "no record", nil
 	}
 	if err != nil {
-		return "bad record: " + err.Error()
+		return "bad record", err
 	}
-	if rec.Kind == KindOnline {
-		return "online key (private half outside the ceremony)"
+	switch {
+	case rec.Kind == KindOnline:
+		return "online key (private half outside the ceremony)", nil
+	case rec.Kind == KindImported:
+		return "imported: no evidence recorded", nil
+	case rec.Evidence == nil:
+		return "no evidence", nil
 	}
-	if rec.Evidence == nil {
-		return "no evidence"
+	pub, err := rec.Key.ToPublicKey()
+	if err != nil {
+		return "bad record", err
 	}
-	a := rec.Evidence.Attributes
-	if rec.Evidence.Kind == "pkcs11-attributes" && a["CKA_LOCAL"] && a["CKA_NEVER_EXTRACTABLE"] && a["CKA_ALWAYS_SENSITIVE"] && !a["CKA_EXTRACTABLE"] {
-		return fmt.Sprintf("generated on %s, never extractable (PKCS#11 attributes)", rec.Token)
+	ev := *rec.Evidence
+	if err := checkEvidence(&ev, pub, roots); err != nil {
+		return "evidence does not hold", err
 	}
-	return rec.Evidence.Kind + " evidence does not show a non-extractable key"
+	if a := ev.Attestation; a != nil {
+		return fmt.Sprintf("attested YubiKey, serial %s, firmware %s, slot %s, PIN policy %s, touch policy %s", a.Serial, a.Firmware, a.Slot, a.PINPolicy, a.TouchPolicy), nil
+	}
+	return fmt.Sprintf("generated on %s, never extractable (PKCS#11 attributes)", rec.Token), nil
 }
 
 // transcriptSummary checks the transcript's chain.

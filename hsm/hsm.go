@@ -251,6 +251,9 @@ var (
 	ErrUnsupported      = errors.New("not supported by the token")
 	ErrBadSignature     = errors.New("token returned a signature that does not verify")
 	ErrNotNonExportable = errors.New("token did not keep the key non-extractable")
+	// ErrNoReaderService: no token of a backend can be reached at all
+	// (for YubiKeys: pcscd is not running).
+	ErrNoReaderService = errors.New("no smart-card service")
 )
 
 // DeviceError keeps what a device said together with the kind of failure.

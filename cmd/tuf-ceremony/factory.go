@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/piv"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
 )
 
@@ -37,7 +39,7 @@ func newFactory(stdin io.Reader, stdout, stderr io.Writer) *factory {
 		openTTY: func() (*os.File, error) {
 			return os.OpenFile("/dev/tty", os.O_RDWR, 0)
 		},
-		backends:     func() []hsm.Backend { return []hsm.Backend{pkcs11.NewBackend()} },
+		backends:     func() []hsm.Backend { return []hsm.Backend{pkcs11.NewBackend(), piv.NewBackend()} },
 		interfacesUp: ceremony.NetworkInterfacesUp,
 	}
 }
@@ -165,6 +167,13 @@ func (p *prompter) Progress(message string) {
 	}
 }
 
+// withTouch makes signers say when a YubiKey waits for a touch.
+func (f *factory) withTouch(ctx context.Context) context.Context {
+	return hsm.WithTouchPrompt(ctx, func(t hsm.TokenInfo) {
+		fmt.Fprintf(f.stderr, "touch your YubiKey now (%s)\n", t)
+	})
+}
+
 // openToken opens the token a URI addresses and reads the PIN it carries,
 // if any.
 func (f *factory) openToken(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
@@ -177,4 +186,12 @@ func (f *factory) openToken(ctx context.Context, uri string) (hsm.Token, hsm.PIN
 		return nil, hsm.PIN{}, err
 	}
 	return tok, pin, nil
+}
+
+// attestationRoots loads --attestation-roots, or nil for Yubico's roots.
+func attestationRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	return piv.LoadRoots(file)
 }

@@ -16,6 +16,7 @@ type initOptions struct {
 	plan     string
 	yes      bool
 	forcePIN bool
+	roots    string
 	json     bool
 }
 
@@ -45,6 +46,7 @@ every token URI must resolve: all tokens are opened before any key is made.`,
 	fl.StringVar(&opts.plan, "plan", "", "ceremony plan `FILE` (YAML)")
 	fl.BoolVar(&opts.yes, "yes", false, "do not wait for tokens to be inserted; every token must be present")
 	fl.BoolVar(&opts.forcePIN, "force-pin", false, "try PINs even on a token's final try")
+	fl.StringVar(&opts.roots, "attestation-roots", "", "`PEM` file of the roots YubiKey attestations must chain to (default: Yubico's)")
 	fl.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return c
 }
@@ -61,17 +63,22 @@ func runInit(ctx context.Context, f *factory, opts *initOptions) error {
 	for _, w := range plan.Lint() {
 		fmt.Fprintf(f.stderr, "warning: %s\n", w)
 	}
+	roots, err := attestationRoots(opts.roots)
+	if err != nil {
+		return err
+	}
 	ws, err := ceremony.OpenOrNewWorkspace(opts.media)
 	if err != nil {
 		return err
 	}
 	p := f.prompter(opts.yes, opts.json)
-	res, err := ceremony.Init(ctx, ws, p, ceremony.InitOptions{
-		Plan:      plan,
-		PlanBytes: data,
-		Open:      f.openToken,
-		Preflight: opts.yes || !f.interactive(),
-		ForcePIN:  opts.forcePIN,
+	res, err := ceremony.Init(f.withTouch(ctx), ws, p, ceremony.InitOptions{
+		AttestationRoots: roots,
+		Plan:             plan,
+		PlanBytes:        data,
+		Open:             f.openToken,
+		Preflight:        opts.yes || !f.interactive(),
+		ForcePIN:         opts.forcePIN,
 	})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ type keygenOptions struct {
 	algorithm          string
 	alwaysAuthenticate bool
 	forcePIN           bool
+	attestationRoots   string
 	json               bool
 }
 
@@ -56,6 +57,7 @@ record cannot be written is deleted from the token again.`,
 	fl.StringVar(&opts.algorithm, "algorithm", string(hsm.ECDSAP256), "ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072")
 	fl.BoolVar(&opts.alwaysAuthenticate, "always-authenticate", false, "require the PIN for every signature (CKA_ALWAYS_AUTHENTICATE)")
 	fl.BoolVar(&opts.forcePIN, "force-pin", false, "try the PIN even when the token reports its final try")
+	fl.StringVar(&opts.attestationRoots, "attestation-roots", "", "`PEM` file of the roots a YubiKey attestation must chain to (default: Yubico's)")
 	fl.BoolVar(&opts.json, "json", false, "print the key record as JSON")
 	return c
 }
@@ -66,6 +68,10 @@ func runKeygen(ctx context.Context, f *factory, opts *keygenOptions) error {
 		return err
 	}
 	if err := ceremony.ValidateCustodian(opts.custodian); err != nil {
+		return err
+	}
+	roots, err := attestationRoots(opts.attestationRoots)
+	if err != nil {
 		return err
 	}
 	// The medium is checked before the token is touched, so that a key is
@@ -79,10 +85,11 @@ func runKeygen(ctx context.Context, f *factory, opts *keygenOptions) error {
 		return err
 	}
 	defer tok.Close()
-	rec, err := ceremony.Keygen(ctx, ws, tok, f.prompter(false, opts.json), ceremony.KeygenOptions{
+	rec, err := ceremony.Keygen(f.withTouch(ctx), ws, tok, f.prompter(false, opts.json), ceremony.KeygenOptions{
 		Custodian:          opts.custodian,
 		Algorithm:          alg,
 		AlwaysAuthenticate: opts.alwaysAuthenticate,
+		AttestationRoots:   roots,
 		Unlock:             ceremony.UnlockOptions{PIN: pin, Force: opts.forcePIN},
 	})
 	if err != nil {
@@ -104,6 +111,9 @@ func runKeygen(ctx context.Context, f *factory, opts *keygenOptions) error {
 func evidenceSummary(ev *hsm.Evidence) string {
 	if ev == nil {
 		return "none"
+	}
+	if a := ev.Attestation; a != nil {
+		return fmt.Sprintf("attested YubiKey serial %s, firmware %s, slot %s, PIN policy %s, touch policy %s", a.Serial, a.Firmware, a.Slot, a.PINPolicy, a.TouchPolicy)
 	}
 	s := ""
 	for _, name := range []string{"CKA_LOCAL", "CKA_NEVER_EXTRACTABLE", "CKA_ALWAYS_SENSITIVE"} {

@@ -15,6 +15,7 @@ import (
 type reportOptions struct {
 	media  string
 	output string
+	roots  string
 }
 
 func newReportCmd(f *factory) *cobra.Command {
@@ -37,6 +38,7 @@ witnesses. Printed to stdout, or written to --output.`,
 	}
 	c.Flags().StringVar(&opts.media, "media", "", "workspace `DIR`")
 	c.Flags().StringVarP(&opts.output, "output", "o", "", "write to `FILE` instead of stdout")
+	c.Flags().StringVar(&opts.roots, "attestation-roots", "", "`PEM` file of the roots YubiKey attestations must chain to (default: Yubico's)")
 	return c
 }
 
@@ -45,15 +47,19 @@ func runReport(_ context.Context, f *factory, opts *reportOptions) error {
 	if err != nil {
 		return err
 	}
+	roots, err := attestationRoots(opts.roots)
+	if err != nil {
+		return err
+	}
 	if opts.output == "" {
-		return ceremony.Report(f.stdout, ws, time.Now())
+		return ceremony.Report(f.stdout, ws, time.Now(), roots)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(opts.output), ".report-*")
 	if err != nil {
 		return fmt.Errorf("failed to write the report: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := ceremony.Report(tmp, ws, time.Now()); err != nil {
+	if err := ceremony.Report(tmp, ws, time.Now(), roots); err != nil {
 		tmp.Close()
 		return err
 	}

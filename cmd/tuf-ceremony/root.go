@@ -102,7 +102,7 @@ and keeps everything on removable media with an append-only transcript.`,
 	})
 	root.AddCommand(newTokensCmd(f), newKeygenCmd(f), newInitCmd(f), newSignCmd(f), newStatusCmd(f),
 		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f), newProposeCmd(f),
-		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f))
+		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f), newTokenCmd(f))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 		markCeremony(c)

@@ -39,12 +39,13 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"softhsm-tokens": cmdSoftHSMTokens,
-			"no-secret":      cmdNoSecret,
-			"expand":         cmdExpand,
-			"keyid":          cmdKeyID,
-			"online-key":     cmdOnlineKey,
-			"gotuf-refresh":  cmdGoTUFRefresh,
+			"softhsm-tokens":   cmdSoftHSMTokens,
+			"no-secret":        cmdNoSecret,
+			"expand":           cmdExpand,
+			"keyid":            cmdKeyID,
+			"online-key":       cmdOnlineKey,
+			"virtual-yubikeys": cmdVirtualYubiKeys,
+			"gotuf-refresh":    cmdGoTUFRefresh,
 		},
 	})
 }
@@ -175,4 +176,43 @@ func cmdGoTUFRefresh(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	ts.Check(err)
+}
+
+// virtual-yubikeys N starts a private pcscd with N virtual YubiKeys
+// (scripts/virtual-yubikeys.sh), sets the environment pcsc-lite clients
+// need, $VIRTUAL_YUBIKEYS_CA (their attestation root) and $YK1…$YKN (each
+// card's yubikey: URI with the PIN file $WORK/ykI.pin, which holds the PIN
+// that `token setup` is given in the scripts: 24681357), and stops them at
+// the end of the script.
+func cmdVirtualYubiKeys(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: virtual-yubikeys N")
+	}
+	dir := ts.MkAbs("vyk")
+	cmd := exec.Command("bash", softhsmtest.Script("virtual-yubikeys.sh"), "start", "-n", args[0], "-d", dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		ts.Fatalf("virtual-yubikeys.sh: %v\n%s", err, stderr.String())
+	}
+	ts.Defer(func() { exec.Command("bash", softhsmtest.Script("virtual-yubikeys.sh"), "stop", dir).Run() })
+	for _, line := range strings.Split(string(out), "\n") {
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			ts.Setenv(k, strings.Trim(v, "'\""))
+		}
+	}
+	cards, err := os.ReadFile(filepath.Join(dir, "cards"))
+	ts.Check(err)
+	for _, line := range strings.Split(strings.TrimSpace(string(cards)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 2 {
+			ts.Fatalf("cards: %q", line)
+		}
+		pin := ts.MkAbs("yk" + f[0] + ".pin")
+		ts.Check(os.WriteFile(pin, []byte("24681357\n"), 0o600))
+		ts.Setenv("YK"+f[0], "yubikey:serial="+f[1]+"?pin-source=file:"+pin)
+		ts.Setenv("YK"+f[0]+"_SERIAL", f[1])
+	}
 }

@@ -59,7 +59,7 @@ func runSign(ctx context.Context, f *factory, opts *signOptions) error {
 		return err
 	}
 	defer tok.Close()
-	signed, err := ceremony.Sign(ctx, ws, tok, f.prompter(opts.yes, false), ceremony.SignOptions{
+	signed, err := ceremony.Sign(f.withTouch(ctx), ws, tok, f.prompter(opts.yes, false), ceremony.SignOptions{
 		Role:   opts.role,
 		Unlock: ceremony.UnlockOptions{PIN: pin, Force: opts.forcePIN},
 	})

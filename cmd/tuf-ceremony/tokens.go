@@ -43,9 +43,12 @@ func runTokens(ctx context.Context, f *factory, opts *tokensOptions) error {
 	if len(modules) == 0 {
 		modules = pkcs11.DefaultModules()
 	}
-	listing, err := ceremony.ListTokens(ctx, f.backends(), modules)
+	listing, notes, err := ceremony.ListTokens(ctx, f.backends(), modules)
 	if err != nil {
 		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(f.stderr, "note: %s\n", n)
 	}
 	if opts.json {
 		if listing == nil {

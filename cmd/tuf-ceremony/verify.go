@@ -17,6 +17,7 @@ type verifyOptions struct {
 	dir        string
 	rootSHA256 string
 	at         string
+	roots      string
 	json       bool
 }
 
@@ -45,6 +46,7 @@ DIR is a workspace or a plain directory of N.root.json files.`,
 	}
 	c.Flags().StringVar(&opts.rootSHA256, "root-sha256", "", "trust the root file with this SHA-256 `HEX` and walk from it")
 	c.Flags().StringVar(&opts.at, "at", "", "judge expiries at this `RFC3339` time instead of now")
+	c.Flags().StringVar(&opts.roots, "attestation-roots", "", "`PEM` file of the roots YubiKey attestations must chain to (default: Yubico's)")
 	c.Flags().BoolVar(&opts.json, "json", false, "print the report as JSON")
 	return c
 }
@@ -58,7 +60,11 @@ func runVerify(_ context.Context, f *factory, opts *verifyOptions) error {
 		}
 		at = t
 	}
-	rep, err := ceremony.Verify(opts.dir, ceremony.VerifyOptions{RootSHA256: opts.rootSHA256, At: at})
+	roots, err := attestationRoots(opts.roots)
+	if err != nil {
+		return err
+	}
+	rep, err := ceremony.Verify(opts.dir, ceremony.VerifyOptions{RootSHA256: opts.rootSHA256, At: at, AttestationRoots: roots})
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func (pivGo) Open(reader string) (card, error) {
 var (
 	// ErrNoPCSCD means the PC/SC daemon, through which every smart card
 	// is reached, is not running.
-	ErrNoPCSCD = errors.New("the PC/SC daemon (pcscd) is not running")
+	ErrNoPCSCD error = unavailable("the PC/SC daemon (pcscd) is not running")
 	// ErrCardBusy means another program holds the card exclusively.
 	ErrCardBusy = errors.New("the YubiKey is in use by another program")
 	// ErrManagementKey means the card's management key is unknown to
@@ -230,3 +230,10 @@ func pcscError(op string, err error) error {
 	}
 	return fmt.Errorf("failed to list smart-card readers: %s: %w", op, err)
 }
+
+// unavailable is an error that means no card of this backend can be
+// reached at all (hsm.ErrNoReaderService), as opposed to a card failing.
+type unavailable string
+
+func (e unavailable) Error() string        { return string(e) }
+func (e unavailable) Is(target error) bool { return target == hsm.ErrNoReaderService }
