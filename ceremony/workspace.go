@@ -960,6 +960,10 @@ func (c *committer) run() (err error) {
 		}
 		events = append(events, Entry{Event: EventWorkspaceCreated, Data: data})
 	}
+	sess := sessionEntry(w.Dir)
+	if sess != nil {
+		events = append(events, *sess)
+	}
 	events = append(events, c.tx.records...)
 	for i := range events {
 		events[i].Time = now
@@ -1066,6 +1070,9 @@ func (c *committer) run() (err error) {
 		return incomplete(err)
 	}
 	w.existed = true
+	if sess != nil {
+		sessionRecorded(w.Dir)
+	}
 	return nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
 )
 
 // Exit codes. Scripts branch on them.
@@ -30,6 +32,7 @@ func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	f := newFactory(os.Stdin, os.Stdout, os.Stderr)
+	ceremony.SetSession(ceremony.ReadBuildInfo(version))
 	return run(ctx, f, os.Args[1:])
 }
 
@@ -102,7 +105,7 @@ and keeps everything on removable media with an append-only transcript.`,
 	})
 	root.AddCommand(newTokensCmd(f), newKeygenCmd(f), newInitCmd(f), newSignCmd(f), newStatusCmd(f),
 		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f), newProposeCmd(f),
-		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f), newTokenCmd(f))
+		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f), newTokenCmd(f), newVersionCmd(f))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 		markCeremony(c)
@@ -117,7 +120,7 @@ const annotationCeremony = "ceremony"
 // markCeremony annotates every command but the read-only ones.
 func markCeremony(c *cobra.Command) {
 	switch c.Name() {
-	case "tokens", "status", "verify", "diff", "report":
+	case "tokens", "status", "verify", "diff", "report", "version":
 		return
 	}
 	if c.Annotations == nil {
