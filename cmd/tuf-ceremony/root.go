@@ -105,7 +105,7 @@ and keeps everything on removable media with an append-only transcript.`,
 	})
 	root.AddCommand(newTokensCmd(f), newKeygenCmd(f), newInitCmd(f), newSignCmd(f), newStatusCmd(f),
 		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f), newProposeCmd(f),
-		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f), newTokenCmd(f), newVersionCmd(f))
+		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f), newTokenCmd(f), newVersionCmd(f), newDocsCmd(f))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 		markCeremony(c)
@@ -120,7 +120,7 @@ const annotationCeremony = "ceremony"
 // markCeremony annotates every command but the read-only ones.
 func markCeremony(c *cobra.Command) {
 	switch c.Name() {
-	case "tokens", "status", "verify", "diff", "report", "version":
+	case "tokens", "status", "verify", "diff", "report", "version", "gen-docs", "completion", "help":
 		return
 	}
 	if c.Annotations == nil {
