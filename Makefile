@@ -4,7 +4,13 @@ GO ?= go
 BIN := bin/tuf-ceremony
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all deps build test lint demo clean
+# Release builds are reproducible: the same commit gives the same bytes,
+# whatever the checkout's path (-trimpath, no build ID, no VCS stamp).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
+RELEASE_FLAGS := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
+
+.PHONY: all deps build test lint demo clean release bundle docs
 
 all: build
 
@@ -30,5 +36,18 @@ lint:
 demo: deps build
 	@scripts/demo.sh
 
+# bin/tuf-ceremony, reproducibly; prints its SHA-256.
+release:
+	CGO_ENABLED=1 $(GO) build $(RELEASE_FLAGS) -o $(BIN) ./cmd/tuf-ceremony
+	@cd bin && sha256sum tuf-ceremony
+
+# Man pages and shell completions in dist/docs.
+docs: release
+	$(BIN) gen-docs --dir dist/docs
+
+# An offline bundle for the air-gapped machine, in dist/bundle.
+bundle: release docs
+	@scripts/bundle.sh dist/bundle
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
