@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 RELEASE_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 RELEASE_FLAGS := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
 
-.PHONY: all deps build test lint demo clean release bundle docs
+.PHONY: all deps build test lint demo clean release release-check bundle docs
 
 all: build
 
@@ -40,6 +40,10 @@ demo: deps build
 release:
 	CGO_ENABLED=1 $(GO) build $(RELEASE_FLAGS) -o $(BIN) ./cmd/tuf-ceremony
 	@cd bin && sha256sum tuf-ceremony
+
+# Two clean clones at different paths must build the same bytes.
+release-check:
+	@scripts/release-check.sh
 
 # Man pages and shell completions in dist/docs.
 docs: release
