@@ -66,12 +66,27 @@ func ParseRawRoot(data []byte) (*RawRoot, error) {
 	if r.Signed.Type != metadata.ROOT {
 		return nil, fmt.Errorf("_type is %q, not root", r.Signed.Type)
 	}
-	if major, _, _ := strings.Cut(r.Signed.SpecVersion, "."); major != "1" {
-		return nil, fmt.Errorf("unsupported spec_version %q", r.Signed.SpecVersion)
+	if err := checkSpecVersion(r.Signed.SpecVersion); err != nil {
+		return nil, err
+	}
+	for id, k := range r.Signed.Keys {
+		if k == nil {
+			return nil, fmt.Errorf("key %s is null", shortID(id))
+		}
+	}
+	for _, name := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		if _, ok := r.Signed.Roles[name]; !ok {
+			return nil, fmt.Errorf("root v%d has no %s role", r.Signed.Version, name)
+		}
 	}
 	for name, role := range r.Signed.Roles {
 		if role == nil || role.Threshold < 1 {
 			return nil, fmt.Errorf("role %s has no threshold of at least 1", name)
+		}
+		for _, id := range role.KeyIDs {
+			if _, ok := r.Signed.Keys[id]; !ok {
+				return nil, fmt.Errorf("root v%d lists key %s for %s but does not define it", r.Signed.Version, shortID(id), name)
+			}
 		}
 	}
 	if r.Payload, err = env.Payload(); err != nil {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
@@ -54,7 +56,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	if err := dec.Decode(&top); err != nil {
 		return nil, fmt.Errorf("malformed JSON: %w", err)
 	}
-	if dec.More() {
+	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
 		return nil, errors.New("malformed JSON: data after the metadata object")
 	}
 	e := &Envelope{extra: map[string]json.RawMessage{}}
@@ -77,6 +79,14 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 		return nil, errors.New(`malformed metadata: no "signatures" list`)
 	}
 	return e, nil
+}
+
+// checkSpecVersion accepts the TUF specification's major version 1 only.
+func checkSpecVersion(v string) error {
+	if major, _, _ := strings.Cut(v, "."); major != "1" {
+		return fmt.Errorf("unsupported spec_version %q (major version 1 expected)", v)
+	}
+	return nil
 }
 
 // Marshal writes the envelope as indented JSON with a final newline. The

@@ -112,8 +112,15 @@ func (p *Proposal) signatureProblems(names map[string]string) []string {
 func (p *Proposal) headerProblems(now time.Time) []string {
 	var out []string
 	label := fmt.Sprintf("%s v%d", p.Role, p.Version)
-	if major, _, _ := strings.Cut(p.Header.SpecVersion, "."); major != "1" {
-		out = append(out, fmt.Sprintf("%s: unsupported spec_version %q (major version 1 expected)", label, p.Header.SpecVersion))
+	if err := checkSpecVersion(p.Header.SpecVersion); err != nil {
+		out = append(out, fmt.Sprintf("%s: %v", label, err))
+	}
+	if p.Role == metadata.ROOT {
+		// Every role of the root, not only the root role the thresholds
+		// are counted for, must be usable by a client.
+		if _, err := ParseRawRoot(p.Raw); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", label, err))
+		}
 	}
 	if !p.Header.Expires.After(now) {
 		out = append(out, fmt.Sprintf("%s: expired at %s", label, p.Header.Expires.UTC().Format(time.RFC3339)))

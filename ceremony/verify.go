@@ -328,6 +328,9 @@ func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, truste
 	if err == nil && md.Signed.Type != metadata.TARGETS {
 		err = fmt.Errorf("_type is %q", md.Signed.Type)
 	}
+	if err == nil {
+		err = checkSpecVersion(md.Signed.SpecVersion)
+	}
 	var env *Envelope
 	var payload []byte
 	if err == nil {
@@ -390,6 +393,12 @@ func (rep *VerifyReport) verifyDelegated(dir string, files map[string]bool, targ
 		}
 		if err == nil && md.Signed.Version != newest {
 			err = fmt.Errorf("it holds version %d", md.Signed.Version)
+		}
+		if err == nil && md.Signed.Type != metadata.TARGETS {
+			err = fmt.Errorf("_type is %q", md.Signed.Type)
+		}
+		if err == nil {
+			err = checkSpecVersion(md.Signed.SpecVersion)
 		}
 		if err == nil {
 			err = targets.VerifyDelegate(r.Name, md)

@@ -225,6 +225,14 @@ func (w *Workspace) readRegular(rel string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// Metadata on a medium may be hostile: a huge file is refused before
+	// anything is read, so memory stays bounded.
+	if dir := path.Dir(rel); dir == MetadataDir || dir == StagedDir || dir == KeysDir {
+		if fi, err := f.Stat(); err == nil && fi.Size() > MaxMetadataSize {
+			return nil, fmt.Errorf("%s: %d bytes exceeds the %d byte limit", rel, fi.Size(), MaxMetadataSize)
+		}
+		return io.ReadAll(io.LimitReader(f, MaxMetadataSize+1))
+	}
 	return io.ReadAll(f)
 }
 
