@@ -75,6 +75,9 @@ func Keygen(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts 
 	}
 	info := tok.Info()
 	p.Progress(fmt.Sprintf("generating a key (%s) for %s on %s", opts.Algorithm, opts.Custodian, info))
+	if opts.Algorithm == hsm.ECDSAP384 {
+		p.Progress("warning: " + P384ClientWarning)
+	}
 	if err := Unlock(ctx, tok, p, opts.Unlock); err != nil {
 		return nil, err
 	}

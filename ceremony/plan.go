@@ -973,6 +973,9 @@ func mustParseDuration(s string) Duration {
 // a root threshold of 1; root or targets without a spare key above the
 // threshold; a key (or token, or public key file) in root and in another
 // role; an online key in root; expiries outside common practice.
+// P384ClientWarning is said wherever an ecdsa-p384 key is chosen.
+const P384ClientWarning = "ecdsa-p384 signatures are rejected by tuf-js before 6.0.2 (@tufjs/models before 5.0.2 checks them with SHA-256); prefer ecdsa-p256 unless every client is known to accept them"
+
 func (p *Plan) Lint() []Warning {
 	var ws []Warning
 	warn := func(field, format string, args ...any) {
@@ -1001,6 +1004,9 @@ func (p *Plan) Lint() []Warning {
 		}
 		for i, k := range r.Keys {
 			kp := planKeyPath(name, i)
+			if k.Kind() == KeyKindToken && k.TokenAlgorithm() == hsm.ECDSAP384 {
+				warn(kp+".algorithm", "%s", P384ClientWarning)
+			}
 			if name == metadata.ROOT {
 				if k.Kind() == KeyKindPublicKey {
 					warn(kp+".public_key", "online key in root: root keys belong offline, on tokens")

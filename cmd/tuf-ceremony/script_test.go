@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,6 +47,7 @@ func TestScripts(t *testing.T) {
 			"online-key":       cmdOnlineKey,
 			"virtual-yubikeys": cmdVirtualYubiKeys,
 			"gotuf-refresh":    cmdGoTUFRefresh,
+			"tufjs-refresh":    cmdTufJSRefresh,
 		},
 	})
 }
@@ -215,4 +217,39 @@ func cmdVirtualYubiKeys(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv("YK"+f[0], "yubikey:serial="+f[1]+"?pin-source=file:"+pin)
 		ts.Setenv("YK"+f[0]+"_SERIAL", f[1])
 	}
+}
+
+// tufjs-refresh METADATA_DIR ONLINE.pem ROOT_VERSION [TARGET_PATH...] is
+// gotuf-refresh with tuf-js's client (scripts/clients), files only.
+func cmdTufJSRefresh(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: tufjs-refresh METADATA_DIR ONLINE.pem ROOT_VERSION [TARGET_PATH...]")
+	}
+	if err := tuftest.CheckTufJS(); err != nil {
+		if os.Getenv(softhsmtest.AllTiersEnv) == "1" {
+			ts.Fatalf("needs %v", err)
+		}
+		ts.Logf("skipped: needs %v", err)
+		return
+	}
+	key, err := tuftest.LoadOnlineKey(ts.MkAbs(args[1]))
+	ts.Check(err)
+	work, err := os.MkdirTemp(ts.MkAbs("."), "tufjs-")
+	ts.Check(err)
+	res, err := tuftest.TufJSRefresh(ts.MkAbs(args[0]), work, key, args[3:]...)
+	if err != nil && !errors.Is(err, tuftest.ErrRejected) {
+		ts.Fatalf("tuf-js could not run: %v", err)
+	}
+	if err == nil {
+		if got := strconv.FormatInt(res.RootVersion, 10); got != args[2] {
+			err = fmt.Errorf("tuf-js trusts root v%s, not v%s", got, args[2])
+		}
+	}
+	if neg {
+		if err == nil {
+			ts.Fatalf("tuf-js accepted the repository")
+		}
+		return
+	}
+	ts.Check(err)
 }
