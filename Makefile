@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 RELEASE_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 RELEASE_FLAGS := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
 
-.PHONY: all deps build test lint demo clean release release-check bundle docs
+.PHONY: all deps build test lint demo clean release release-check bundle docs fuzz
 
 all: build
 
@@ -31,6 +31,23 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# Runs each fuzz target for FUZZTIME (default 60s). An input that fails is
+# saved under the package's testdata/fuzz/<FuzzName>/ and fails the run.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	ceremony:FuzzParsePlan \
+	ceremony:FuzzReadTranscript \
+	ceremony:FuzzImportMetadata \
+	hsm/pkcs11:FuzzParseURI \
+	hsm/pkcs11:FuzzURIFields \
+	hsm/pkcs11:FuzzURIPINValueNotShown
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./$${t%%:*}; \
+	done
 
 # A rehearsal on throw-away SoftHSM tokens in a temporary directory.
 demo: deps build

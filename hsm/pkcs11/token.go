@@ -142,7 +142,13 @@ func (t *Token) requireLogin(op string) error {
 
 // findObjects returns the handles of objects matching template.
 func (t *Token) findObjects(template []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
-	if err := t.mod.ctx.FindObjectsInit(t.sess, template); err != nil {
+	err := t.mod.ctx.FindObjectsInit(t.sess, template)
+	if errors.Is(err, pkcs11.Error(pkcs11.CKR_OPERATION_ACTIVE)) {
+		// An earlier search whose C_FindObjectsFinal failed is still open.
+		_ = t.mod.ctx.FindObjectsFinal(t.sess)
+		err = t.mod.ctx.FindObjectsInit(t.sess, template)
+	}
+	if err != nil {
 		return nil, t.fail("C_FindObjectsInit", err)
 	}
 	var all []pkcs11.ObjectHandle
