@@ -105,7 +105,14 @@ and keeps everything on removable media with an append-only transcript.`,
 	})
 	root.AddCommand(newTokensCmd(f), newKeygenCmd(f), newInitCmd(f), newSignCmd(f), newStatusCmd(f),
 		newPublishCmd(f), newVerifyCmd(f), newDiffCmd(f), newReportCmd(f), newProposeCmd(f),
-		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f), newTokenCmd(f), newVersionCmd(f), newDocsCmd(f))
+		newMergeCmd(f), newImportCmd(f), newDiscardCmd(f), newTokenCmd(f), newVersionCmd(f), newDocsCmd(f), newTUICmd(f))
+	media := root.Flags().String("media", "", "workspace `DIR` for the TUI (tuf-ceremony with no arguments, on a terminal)")
+	root.RunE = func(c *cobra.Command, _ []string) error {
+		if !f.interactive() {
+			return c.Help()
+		}
+		return runTUI(c.Context(), f, *media)
+	}
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 		markCeremony(c)
@@ -120,7 +127,7 @@ const annotationCeremony = "ceremony"
 // markCeremony annotates every command but the read-only ones.
 func markCeremony(c *cobra.Command) {
 	switch c.Name() {
-	case "tokens", "status", "verify", "diff", "report", "version", "gen-docs", "completion", "help":
+	case "tokens", "status", "verify", "diff", "report", "version", "gen-docs", "completion", "help", "tui":
 		return
 	}
 	if c.Annotations == nil {

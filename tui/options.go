@@ -1,0 +1,88 @@
+package tui
+
+import (
+	"context"
+	"crypto/x509"
+	"io"
+	"os"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm"
+)
+
+// Options are what the TUI needs from its caller. Only Backends is
+// required; the rest have defaults.
+type Options struct {
+	// Media is the workspace directory (the removable medium); empty
+	// means none yet: the home screen asks for one.
+	Media string
+	// Plan is a plan file to start a new repository from (optional).
+	Plan string
+	// Backends find and open tokens. The same instances are used for
+	// listing and for ceremonies: a PKCS#11 module is per process, and two
+	// backends would finalize it under each other.
+	Backends []hsm.Backend
+	// Modules are the PKCS#11 modules to list tokens of; nil means the
+	// well-known modules present on this machine.
+	Modules []string
+	// Open opens the token a URI addresses and reads the PIN it carries;
+	// nil opens it with Backends.
+	Open ceremony.TokenOpener
+	// InterfacesUp lists the network interfaces up other than loopback;
+	// nil means ceremony.NetworkInterfacesUp.
+	InterfacesUp func() ([]string, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AttestationRoots verify YubiKey attestations; nil means Yubico's.
+	AttestationRoots *x509.CertPool
+	// PollInterval is how often tokens and the medium are read again;
+	// zero means every two seconds.
+	PollInterval time.Duration
+	// Renderer renders the styles; nil means one for stdout, which
+	// respects NO_COLOR. Tests pass one with a fixed colour profile.
+	Renderer *lipgloss.Renderer
+	// StaticSpinner draws the spinner as one fixed frame (for golden
+	// files).
+	StaticSpinner bool
+	// Scripts is the directory holding softhsm-tokens.sh and
+	// virtual-yubikeys.sh, for rehearsals; empty means found next to the
+	// executable or the working directory. Rehearsals need only
+	// softhsm2-util; the scripts are used for virtual YubiKeys.
+	Scripts string
+	// ReportDir is where the ceremony record is written by default; empty
+	// means the directory that holds the medium, or the working directory
+	// when that is not writable.
+	ReportDir string
+}
+
+func (o *Options) withDefaults() {
+	if o.Open == nil {
+		backends := o.Backends
+		o.Open = func(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
+			pin, _, err := hsm.URIPIN(uri)
+			if err != nil {
+				return nil, hsm.PIN{}, err
+			}
+			tok, err := hsm.Open(ctx, backends, uri)
+			if err != nil {
+				return nil, hsm.PIN{}, err
+			}
+			return tok, pin, nil
+		}
+	}
+	if o.InterfacesUp == nil {
+		o.InterfacesUp = ceremony.NetworkInterfacesUp
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	if o.Renderer == nil {
+		o.Renderer = lipgloss.NewRenderer(io.Writer(os.Stdout))
+	}
+}
