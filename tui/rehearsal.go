@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -55,8 +54,7 @@ func softHSMModule() string {
 // tokens for the rest of this process.
 func setupRehearsal(parent string) (r *rehearsal, err error) {
 	module := softHSMModule()
-	util, lerr := exec.LookPath("softhsm2-util")
-	if module == "" || lerr != nil {
+	if module == "" {
 		return nil, errors.New("a rehearsal needs SoftHSM2: apt-get install softhsm2 (or: make deps)")
 	}
 	dir, err := os.MkdirTemp(parent, "tuf-ceremony-rehearsal-")
@@ -79,15 +77,24 @@ func setupRehearsal(parent string) (r *rehearsal, err error) {
 	if err := os.WriteFile(conf, []byte(confText), 0o600); err != nil {
 		return nil, err
 	}
-	for _, label := range r.labels {
-		pin, so := randomPIN(), randomPIN()
-		// These PINs are throw-away: they may pass through argv.
-		cmd := exec.Command(util, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so)
-		cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+conf)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("failed to create the token %s: %v: %s", label, err, strings.TrimSpace(string(out)))
+	// The tokens are made through PKCS#11: no PIN passes through a child
+	// process's argv, not even these throw-away ones. SoftHSM reads its
+	// configuration when the module is initialized, so it is set first.
+	r.prevConf, r.hadConf = os.LookupEnv("SOFTHSM2_CONF")
+	os.Setenv("SOFTHSM2_CONF", conf)
+	defer func() {
+		if err != nil {
+			r.restoreConf()
 		}
+	}()
+	var tokens []pkcs11.NewToken
+	for _, label := range r.labels {
+		pin := randomPIN()
+		tokens = append(tokens, pkcs11.NewToken{Label: label, SOPIN: hsm.NewPIN(randomPIN()), UserPIN: hsm.NewPIN(pin)})
 		r.pins[label] = pin
+	}
+	if err := pkcs11.InitTokens(module, tokens); err != nil {
+		return nil, err
 	}
 	for _, role := range []string{"snapshot", "timestamp"} {
 		if err := writeOnlineKey(filepath.Join(dir, "online-"+role+".pem")); err != nil {
@@ -97,19 +104,21 @@ func setupRehearsal(parent string) (r *rehearsal, err error) {
 	if err := os.WriteFile(r.plan, []byte(rehearsalPlan(module)), 0o644); err != nil {
 		return nil, err
 	}
-	r.prevConf, r.hadConf = os.LookupEnv("SOFTHSM2_CONF")
-	os.Setenv("SOFTHSM2_CONF", conf)
 	return r, nil
 }
 
 // close removes the rehearsal's directory and restores SOFTHSM2_CONF.
 func (r *rehearsal) close() {
+	r.restoreConf()
+	os.RemoveAll(r.dir)
+}
+
+func (r *rehearsal) restoreConf() {
 	if r.hadConf {
 		os.Setenv("SOFTHSM2_CONF", r.prevConf)
 	} else {
 		os.Unsetenv("SOFTHSM2_CONF")
 	}
-	os.RemoveAll(r.dir)
 }
 
 func rehearsalPlan(module string) string {
