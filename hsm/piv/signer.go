@@ -116,7 +116,7 @@ func (s *signer) Sign(random io.Reader, digest []byte, opts crypto.SignerOpts) (
 	if err != nil {
 		return nil, s.signError(op, err)
 	}
-	if err := verify(s.key.Public, digest, sig, opts); err != nil {
+	if err := hsm.VerifySignature(s.key.Public, digest, sig, opts); err != nil {
 		return nil, &hsm.DeviceError{Op: op, Kind: hsm.ErrBadSignature, Err: err, Token: t.info.String()}
 	}
 	return sig, nil
@@ -164,24 +164,4 @@ func checkInput(pub crypto.PublicKey, digest []byte, opts crypto.SignerOpts) err
 		return fmt.Errorf("%w: public key %T", hsm.ErrUnsupported, pub)
 	}
 	return nil
-}
-
-// verify checks sig with pub, as a TUF client would.
-func verify(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
-	switch pub := pub.(type) {
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, digest, sig) {
-			return errors.New("ecdsa signature does not verify")
-		}
-		return nil
-	case ed25519.PublicKey:
-		if !ed25519.Verify(pub, digest, sig) {
-			return errors.New("ed25519 signature does not verify")
-		}
-		return nil
-	case *rsa.PublicKey:
-		pss, _ := opts.(*rsa.PSSOptions)
-		return rsa.VerifyPSS(pub, opts.HashFunc(), digest, sig, pss)
-	}
-	return fmt.Errorf("unsupported public key %T", pub)
 }

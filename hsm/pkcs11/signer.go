@@ -70,7 +70,7 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 			return nil, fmt.Errorf("%w: %w", hsm.ErrBadSignature, err)
 		}
 	}
-	if err := verify(s.key.Public, digest, sig, opts); err != nil {
+	if err := hsm.VerifySignature(s.key.Public, digest, sig, opts); err != nil {
 		return nil, &hsm.DeviceError{Op: "C_Sign", Kind: hsm.ErrBadSignature, Err: err, Token: s.token.info.String()}
 	}
 	return sig, nil
@@ -165,24 +165,4 @@ func ecdsaRawToDER(raw []byte) ([]byte, error) {
 		b.AddASN1BigInt(s)
 	})
 	return b.Bytes()
-}
-
-// verify checks sig with pub, as a TUF client would.
-func verify(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
-	switch pub := pub.(type) {
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, digest, sig) {
-			return errors.New("ecdsa signature does not verify")
-		}
-		return nil
-	case ed25519.PublicKey:
-		if !ed25519.Verify(pub, digest, sig) {
-			return errors.New("ed25519 signature does not verify")
-		}
-		return nil
-	case *rsa.PublicKey:
-		pss, _ := opts.(*rsa.PSSOptions)
-		return rsa.VerifyPSS(pub, opts.HashFunc(), digest, sig, pss)
-	}
-	return fmt.Errorf("unsupported public key %T", pub)
 }
