@@ -4,7 +4,6 @@
 package tuftest
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,11 +15,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
@@ -76,56 +73,10 @@ var versioned = regexp.MustCompile(`^([0-9]+)\.(.+)\.json$`)
 // every rotation. workDir receives the served repository and the client's
 // cache.
 func Refresh(metadataDir, workDir string, key *OnlineKey) (*updater.Updater, error) {
-	repo := filepath.Join(workDir, "repo")
-	meta := filepath.Join(repo, "metadata")
-	if err := os.MkdirAll(meta, 0o755); err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir(metadataDir)
+	repo, err := Serve(metadataDir, workDir, key)
 	if err != nil {
 		return nil, err
 	}
-	snap := metadata.Snapshot(time.Now().Add(24 * time.Hour))
-	newest := map[string]int64{}
-	for _, e := range entries {
-		m := versioned.FindStringSubmatch(e.Name())
-		if m == nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(metadataDir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(meta, e.Name()), data, 0o644); err != nil {
-			return nil, err
-		}
-		v, _ := strconv.ParseInt(m[1], 10, 64)
-		if m[2] != metadata.ROOT && v > newest[m[2]] {
-			newest[m[2]] = v
-		}
-	}
-	for role, v := range newest {
-		snap.Signed.Meta[role+".json"] = metadata.MetaFile(v)
-	}
-	signer, err := signature.LoadECDSASigner(key.priv, crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := snap.Sign(signer); err != nil {
-		return nil, err
-	}
-	if err := snap.ToFile(filepath.Join(meta, "1.snapshot.json"), true); err != nil {
-		return nil, err
-	}
-	ts := metadata.Timestamp(time.Now().Add(time.Hour))
-	ts.Signed.Meta["snapshot.json"] = metadata.MetaFile(1)
-	if _, err := ts.Sign(signer); err != nil {
-		return nil, err
-	}
-	if err := ts.ToFile(filepath.Join(meta, "timestamp.json"), true); err != nil {
-		return nil, err
-	}
-
 	root1, err := os.ReadFile(filepath.Join(metadataDir, "1.root.json"))
 	if err != nil {
 		return nil, err
