@@ -61,6 +61,7 @@ func Init(ctx context.Context, ws *Workspace, p Prompter, opts InitOptions) (*In
 	tx := ws.Begin()
 	created := map[string]bool{}
 	used := map[string]bool{} // key IDs taken by an entry of the plan
+	byID := map[string]*KeyRecord{}
 	for _, role := range plan.RoleNames() {
 		tokens := map[string]string{} // token serial → custodian, per role
 		for i, pk := range plan.Role(role).Keys {
@@ -80,6 +81,10 @@ func Init(ctx context.Context, ws *Workspace, p Prompter, opts InitOptions) (*In
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", field, err)
 			}
+			if first, ok := byID[rec.KeyID]; ok {
+				rec = first // one key in two roles keeps one custodian
+			}
+			byID[rec.KeyID] = rec
 			used[rec.KeyID] = true
 			if rec.Token != nil {
 				serial := rec.Token.Backend + ":" + rec.Token.Serial

@@ -180,18 +180,18 @@ func cmdGoTUFRefresh(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// virtual-yubikeys N starts a private pcscd with N virtual YubiKeys
+// virtual-yubikeys N [--touch wait] starts a private pcscd with N virtual YubiKeys
 // (scripts/virtual-yubikeys.sh), sets the environment pcsc-lite clients
 // need, $VIRTUAL_YUBIKEYS_CA (their attestation root) and $YK1…$YKN (each
 // card's yubikey: URI with the PIN file $WORK/ykI.pin, which holds the PIN
 // that `token setup` is given in the scripts: 24681357), and stops them at
 // the end of the script.
 func cmdVirtualYubiKeys(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: virtual-yubikeys N")
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: virtual-yubikeys N [--touch wait]")
 	}
 	dir := ts.MkAbs("vyk")
-	cmd := exec.Command("bash", softhsmtest.Script("virtual-yubikeys.sh"), "start", "-n", args[0], "-d", dir)
+	cmd := exec.Command("bash", append([]string{softhsmtest.Script("virtual-yubikeys.sh"), "start", "-n", args[0], "-d", dir}, args[1:]...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -217,6 +217,7 @@ func cmdVirtualYubiKeys(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv("YK"+f[0], "yubikey:serial="+f[1]+"?pin-source=file:"+pin)
 		ts.Setenv("YK"+f[0]+"_SERIAL", f[1])
 	}
+	ts.Setenv("VIRTUAL_YUBIKEYS_SCRIPT", softhsmtest.Script("virtual-yubikeys.sh"))
 }
 
 // tufjs-refresh METADATA_DIR ONLINE.pem ROOT_VERSION [TARGET_PATH...] is
