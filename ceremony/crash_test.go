@@ -465,6 +465,11 @@ type crashCase struct {
 	start string   // pristine workspace the command starts from
 	args  []string // with MEDIA for the workspace under test
 	other string   // a medium the command only reads, or ""
+	// tokens is SoftHSM's token directory, restored from pristineTokens
+	// before every run: SoftHSM's own files are not what this test is
+	// about, and a kill while SoftHSM writes them can leave a token
+	// unreadable.
+	tokens, pristineTokens string
 }
 
 func TestCrashConsistency(t *testing.T) {
@@ -497,8 +502,14 @@ func TestCrashConsistency(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	tokensDir := filepath.Join(store.Dir, "tokens")
+	pristineTokens := filepath.Join(base, "tokens")
+	if err := os.CopyFS(pristineTokens, os.DirFS(tokensDir)); err != nil {
+		t.Fatal(err)
+	}
 	cases := []crashCase{
-		{name: "sign", start: unsigned, args: []string{"sign", "--media", "MEDIA", "--token", store.URI("dave"), "--yes"}},
+		{name: "sign", start: unsigned, args: []string{"sign", "--media", "MEDIA", "--token", store.URI("dave"), "--yes"},
+			tokens: tokensDir, pristineTokens: pristineTokens},
 		{name: "merge", start: unsigned, args: []string{"merge", "--media", "MEDIA", signed}, other: signed},
 		{name: "publish", start: signed, args: []string{"publish", "--media", "MEDIA"}},
 	}
@@ -534,6 +545,14 @@ func crashCommand(t *testing.T, bin string, c crashCase, wantKills int, deadline
 		}
 		if err := os.CopyFS(media, os.DirFS(c.start)); err != nil {
 			t.Fatal(err)
+		}
+		if c.tokens != "" {
+			if err := os.RemoveAll(c.tokens); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.CopyFS(c.tokens, os.DirFS(c.pristineTokens)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	before := crashSnapshot(t, c.start)
