@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 RELEASE_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 RELEASE_FLAGS := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
 
-.PHONY: all deps build test lint demo clean release release-check bundle docs fuzz
+.PHONY: all deps build test lint demo clean release release-check bundle docs fuzz bench
 
 all: build
 
@@ -31,6 +31,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# Benchmarks of issue 8: ratios against baselines measured in the same run
+# (about 10 minutes; BENCH_QUICK=1 for a one-iteration smoke run).
+bench: deps
+	@scripts/bench/run.sh
 
 # Runs each fuzz target for FUZZTIME (default 60s). An input that fails is
 # saved under the package's testdata/fuzz/<FuzzName>/ and fails the run.
