@@ -51,6 +51,32 @@ type RawKey struct {
 		Public string `json:"public"`
 	} `json:"keyval"`
 	Owner string `json:"x-tuf-on-ci-keyowner"`
+
+	parsed *parsedKey // decoded on first use
+}
+
+// parsedKey is a RawKey decoded once: a root's keys are used for its own
+// threshold and again for the next version's.
+type parsedKey struct {
+	pub crypto.PublicKey
+	der []byte
+	tuf *metadata.Key
+	err error
+}
+
+func (k *RawKey) parse() *parsedKey {
+	if k.parsed == nil {
+		p := &parsedKey{}
+		p.pub, p.err = k.PublicKey()
+		if p.err == nil {
+			p.tuf, p.err = TUFKey(p.pub)
+		}
+		if p.err == nil {
+			p.der, p.err = x509.MarshalPKIXPublicKey(p.pub)
+		}
+		k.parsed = p
+	}
+	return k.parsed
 }
 
 // ParseRawRoot reads a root file.
@@ -124,18 +150,14 @@ func (k *RawKey) PublicKey() (crypto.PublicKey, error) {
 
 // tufKey turns a raw key into a go-tuf key for SignatureOpts.
 func (k *RawKey) verify(payload, sig []byte) error {
-	pub, err := k.PublicKey()
-	if err != nil {
-		return err
+	p := k.parse()
+	if p.err != nil {
+		return p.err
 	}
-	tk, err := TUFKey(pub)
-	if err != nil {
-		return err
+	if k.Scheme != p.tuf.Scheme {
+		return fmt.Errorf("scheme %q does not fit a %s key", k.Scheme, p.tuf.Scheme)
 	}
-	if k.Scheme != tk.Scheme {
-		return fmt.Errorf("scheme %q does not fit a %s key", k.Scheme, tk.Scheme)
-	}
-	return VerifySignature(tk, payload, sig)
+	return verifySignature(p.tuf, p.pub, payload, sig)
 }
 
 // ThresholdResult is how a role's threshold fared over a payload.
@@ -154,6 +176,14 @@ func (r ThresholdResult) Met() bool { return len(r.Valid) >= r.Threshold }
 // role in delegator. A public key listed under two key IDs counts once,
 // and a key ID that signs twice counts once.
 func (d *RawRoot) CheckThreshold(role string, payload []byte, sigs []metadata.Signature) (ThresholdResult, error) {
+	return d.checkThreshold(role, payload, sigs, nil)
+}
+
+// checkThreshold is CheckThreshold with a memo of the signatures already
+// verified over this payload (public key and signature → valid), so that a
+// root's signatures are verified once for the previous root's threshold
+// and its own. memo may be nil.
+func (d *RawRoot) checkThreshold(role string, payload []byte, sigs []metadata.Signature, memo map[string]bool) (ThresholdResult, error) {
 	r, ok := d.Signed.Roles[role]
 	if !ok {
 		return ThresholdResult{}, fmt.Errorf("root v%d has no %s role", d.Signed.Version, role)
@@ -182,15 +212,24 @@ func (d *RawRoot) CheckThreshold(role string, payload []byte, sigs []metadata.Si
 			res.Missing = append(res.Missing, id)
 			continue
 		}
-		if err := key.verify(payload, sig); err != nil {
+		p := key.parse()
+		valid, known := false, false
+		memoKey := ""
+		if memo != nil && p.err == nil {
+			memoKey = key.Scheme + "\x00" + string(p.der) + "\x00" + string(sig)
+			valid, known = memo[memoKey]
+		}
+		if !known {
+			valid = key.verify(payload, sig) == nil
+			if memoKey != "" {
+				memo[memoKey] = valid
+			}
+		}
+		if !valid {
 			res.Invalid = append(res.Invalid, id)
 			continue
 		}
-		pub, _ := key.PublicKey()
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return res, err
-		}
+		der := p.der
 		if seenKey[string(der)] {
 			res.Duplicate = append(res.Duplicate, id)
 			continue
@@ -205,7 +244,11 @@ func (d *RawRoot) CheckThreshold(role string, payload []byte, sigs []metadata.Si
 // canonical form, as computed by python-tuf (without extra fields) or by
 // go-tuf (with them). Real repositories have such keys; clients look keys
 // up by ID and never recompute it, so they are reported, not rejected.
-func (d *RawRoot) KeyIDAnomalies() []string {
+func (d *RawRoot) KeyIDAnomalies() []string { return d.keyIDAnomalies(nil) }
+
+// keyIDAnomalies is KeyIDAnomalies with a memo (key ID and key as written →
+// anomalous) for a chain whose roots repeat the same keys. memo may be nil.
+func (d *RawRoot) keyIDAnomalies(memo map[string]bool) []string {
 	var raw struct {
 		Keys map[string]json.RawMessage `json:"keys"`
 	}
@@ -214,15 +257,25 @@ func (d *RawRoot) KeyIDAnomalies() []string {
 	}
 	var out []string
 	for id, k := range raw.Keys {
+		memoKey := id + "\x00" + string(k)
+		if anomalous, ok := memo[memoKey]; ok {
+			if anomalous {
+				out = append(out, id)
+			}
+			continue
+		}
 		var full map[string]any
 		if json.Unmarshal(k, &full) != nil {
 			continue
 		}
 		bare := map[string]any{"keytype": full["keytype"], "scheme": full["scheme"], "keyval": full["keyval"]}
-		if canonicalSHA256(full) == id || canonicalSHA256(bare) == id {
-			continue
+		anomalous := canonicalSHA256(full) != id && canonicalSHA256(bare) != id
+		if memo != nil {
+			memo[memoKey] = anomalous
 		}
-		out = append(out, id)
+		if anomalous {
+			out = append(out, id)
+		}
 	}
 	sort.Strings(out)
 	return out

@@ -197,6 +197,11 @@ func VerifySignature(key *metadata.Key, payload, sig []byte) error {
 	if err != nil {
 		return fmt.Errorf("unusable public key: %w", err)
 	}
+	return verifySignature(key, pub, payload, sig)
+}
+
+// verifySignature is VerifySignature with key already decoded into pub.
+func verifySignature(key *metadata.Key, pub crypto.PublicKey, payload, sig []byte) error {
 	opts, err := SignatureOpts(key)
 	if err != nil {
 		return err

@@ -194,6 +194,7 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 	var trusted *RawRoot
 	var goTUF *trustedmetadata.TrustedMetadata
 	goTUFFailed := false
+	anomalies := map[string]bool{} // memo of keyIDAnomalies across versions
 	for i := start; i < len(versions); i++ {
 		v := versions[i]
 		name := VersionedName(metadata.ROOT, v)
@@ -211,6 +212,7 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 			rep.problem("%s holds version %d", name, next.Signed.Version)
 			return trusted
 		}
+		verified := map[string]bool{} // signatures over next.Payload checked once
 		if trusted == nil {
 			rep.TrustedFrom = v
 		} else {
@@ -218,14 +220,14 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 				rep.problem("root v%d is missing: the chain jumps from v%d to v%d", trusted.Signed.Version+1, trusted.Signed.Version, v)
 				return trusted
 			}
-			if !rep.thresholdHolds(name, fmt.Sprintf("the threshold of root v%d", trusted.Signed.Version), trusted, next) {
+			if !rep.thresholdHolds(name, fmt.Sprintf("the threshold of root v%d", trusted.Signed.Version), trusted, next, verified) {
 				return trusted
 			}
 		}
-		if !rep.thresholdHolds(name, "its own threshold", next, next) {
+		if !rep.thresholdHolds(name, "its own threshold", next, next, verified) {
 			return trusted
 		}
-		for _, id := range next.KeyIDAnomalies() {
+		for _, id := range next.keyIDAnomalies(anomalies) {
 			rep.note("%s: key ID %s is not the SHA-256 of its key (clients look keys up by ID, so this is reported, not rejected)", name, shortID(id))
 		}
 		// go-tuf's own check, as a go-tuf client would run it.
@@ -269,8 +271,8 @@ func (rep *VerifyReport) checkCurrentRoot(dir string, files map[string]bool) {
 
 // thresholdHolds checks that next is signed by the root threshold of
 // delegator, and records the problem when not.
-func (rep *VerifyReport) thresholdHolds(name, what string, delegator, next *RawRoot) bool {
-	res, err := delegator.CheckThreshold(metadata.ROOT, next.Payload, next.Env.Signatures)
+func (rep *VerifyReport) thresholdHolds(name, what string, delegator, next *RawRoot, verified map[string]bool) bool {
+	res, err := delegator.checkThreshold(metadata.ROOT, next.Payload, next.Env.Signatures, verified)
 	if err != nil {
 		rep.problem("%s: %v", name, err)
 		return false
