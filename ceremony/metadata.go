@@ -109,7 +109,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 
 // Payload is the canonical JSON of the signed part: the bytes signed.
 func (e *Envelope) Payload() ([]byte, error) {
-	return cjson.EncodeCanonical(e.Signed)
+	return canonicalJSON(e.Signed)
 }
 
 // Header decodes the common fields of the signed part.
