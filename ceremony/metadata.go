@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -51,25 +52,31 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	if len(data) > MaxMetadataSize {
 		return nil, fmt.Errorf("metadata of %d bytes exceeds the %d byte limit", len(data), MaxMetadataSize)
 	}
-	var top map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&top); err != nil {
+	var top map[string]rawSpan
+	// json.Unmarshal accepts exactly what the decoder below does, without
+	// a second copy of the file; the decoder says what is wrong.
+	if err := json.Unmarshal(data, &top); err != nil {
+		var top map[string]json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&top); err != nil {
+			return nil, fmt.Errorf("malformed JSON: %w", err)
+		}
+		if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
+			return nil, errors.New("malformed JSON: data after the metadata object")
+		}
 		return nil, fmt.Errorf("malformed JSON: %w", err)
-	}
-	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
-		return nil, errors.New("malformed JSON: data after the metadata object")
 	}
 	e := &Envelope{extra: map[string]json.RawMessage{}}
 	for k, v := range top {
 		switch k {
 		case "signed":
-			e.Signed = v
+			e.Signed = json.RawMessage(v)
 		case "signatures":
 			if err := json.Unmarshal(v, &e.Signatures); err != nil {
 				return nil, fmt.Errorf("malformed signatures: %w", err)
 			}
 		default:
-			e.extra[k] = v
+			e.extra[k] = json.RawMessage(v)
 		}
 	}
 	if len(e.Signed) == 0 || e.Signed[0] != '{' {
@@ -79,6 +86,15 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 		return nil, errors.New(`malformed metadata: no "signatures" list`)
 	}
 	return e, nil
+}
+
+// rawSpan is a JSON value kept as the bytes of the input it was read
+// from, not a copy: the envelope's signed part shares the file's memory.
+type rawSpan []byte
+
+func (r *rawSpan) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
 }
 
 // checkSpecVersion accepts the TUF specification's major version 1 only.
@@ -96,15 +112,120 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	if sigs == nil {
 		sigs = []metadata.Signature{}
 	}
-	top := map[string]any{"signed": e.Signed, "signatures": sigs}
-	for k, v := range e.extra {
-		top[k] = v
-	}
-	b, err := json.MarshalIndent(top, "", "  ")
+	sigJSON, err := json.Marshal(sigs)
 	if err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	// What json.MarshalIndent of the map {"signed", "signatures", extra…}
+	// writes, byte for byte, but written field by field into one buffer:
+	// MarshalIndent would hold three more copies of a large signed part.
+	fields := map[string][]byte{"signatures": sigJSON, "signed": e.Signed}
+	for k, v := range e.extra {
+		fields[k] = v
+	}
+	keys := make([]string, 0, len(fields))
+	size := 64
+	for k, v := range fields {
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("field %q is not valid JSON", k)
+		}
+		keys = append(keys, k)
+		size += len(k) + len(v) + len(v)/4
+	}
+	sort.Strings(keys)
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, "\n  "...)
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, name...)
+		out = append(out, ": "...)
+		out = appendIndented(out, fields[k])
+	}
+	return append(out, "\n}\n"...), nil
+}
+
+// appendIndented appends the valid JSON value src as json.MarshalIndent
+// writes a json.RawMessage nested at depth 1 of an object with prefix ""
+// and indent "  ": json.Indent of json.Compact with HTML escaping, byte for
+// byte, in one pass and without json.Indent's scratch space (twice the
+// input).
+func appendIndented(dst, src []byte) []byte {
+	const indent = "  "
+	newline := func(dst []byte, depth int) []byte {
+		dst = append(dst, '\n')
+		for i := 0; i < depth; i++ {
+			dst = append(dst, indent...)
+		}
+		return dst
+	}
+	depth := 1
+	needIndent := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		if needIndent && c != '}' && c != ']' {
+			needIndent = false
+			depth++
+			dst = newline(dst, depth)
+		}
+		switch c {
+		case '"':
+			dst = append(dst, '"')
+			for i++; ; i++ {
+				c := src[i]
+				switch {
+				case c == '\\':
+					dst = append(dst, c, src[i+1])
+					i++
+					continue
+				case c == '"':
+					dst = append(dst, '"')
+				case c == '<' || c == '>' || c == '&':
+					dst = append(dst, `\u00`...)
+					dst = append(dst, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xF])
+					continue
+				case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
+					dst = append(dst, `\u202`...)
+					dst = append(dst, "0123456789abcdef"[src[i+2]&0xF])
+					i += 2
+					continue
+				default:
+					dst = append(dst, c)
+					continue
+				}
+				break
+			}
+		case '{', '[':
+			needIndent = true // {} and [] stay on one line
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			dst = newline(dst, depth)
+		case ':':
+			dst = append(dst, c, ' ')
+		case '}', ']':
+			if needIndent {
+				needIndent = false
+			} else {
+				depth--
+				dst = newline(dst, depth)
+			}
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // Payload is the canonical JSON of the signed part: the bytes signed.
