@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tuf-ceremony/tuf-ceremony/hsm"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/piv"
@@ -29,7 +30,10 @@ type KeygenOptions struct {
 	Unlock           UnlockOptions
 }
 
-var custodianPattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@+-]{0,63}$`)
+// custodianPattern leaves the length to ValidateCustodian: a bounded
+// repetition ({0,63}) of these Unicode classes compiles to a program 64
+// times as large, 4-5 ms and 2.5 MB at every start of the binary.
+var custodianPattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@+-]*$`)
 
 // ValidateCustodian accepts names a person would write on a key: letters,
 // digits, spaces and . _ @ + -, at most 64 characters.
@@ -37,7 +41,7 @@ func ValidateCustodian(name string) error {
 	if name == "" {
 		return errors.New("custodian name is empty")
 	}
-	if !custodianPattern.MatchString(name) || strings.TrimSpace(name) != name {
+	if !custodianPattern.MatchString(name) || utf8.RuneCountInString(name) > 64 || strings.TrimSpace(name) != name {
 		return fmt.Errorf("custodian name %q: use letters, digits, spaces and . _ @ + - (at most 64, no leading or trailing space)", name)
 	}
 	return nil
