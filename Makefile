@@ -44,6 +44,8 @@ FUZZ_TARGETS := \
 	ceremony:FuzzParsePlan \
 	ceremony:FuzzReadTranscript \
 	ceremony:FuzzImportMetadata \
+	ceremony:FuzzCanonicalJSON \
+	ceremony:FuzzEnvelopeMarshal \
 	hsm/pkcs11:FuzzParseURI \
 	hsm/pkcs11:FuzzURIFields \
 	hsm/pkcs11:FuzzURIPINValueNotShown

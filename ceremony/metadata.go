@@ -47,7 +47,8 @@ type Header struct {
 }
 
 // ParseEnvelope splits a metadata file into its signed part and its
-// signatures.
+// signatures. The envelope keeps slices of data (a large targets file is
+// not copied): data must not change afterwards.
 func ParseEnvelope(data []byte) (*Envelope, error) {
 	if len(data) > MaxMetadataSize {
 		return nil, fmt.Errorf("metadata of %d bytes exceeds the %d byte limit", len(data), MaxMetadataSize)
