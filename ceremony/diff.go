@@ -105,6 +105,9 @@ func DiffFiles(oldJSON, newJSON []byte, names Names) ([]Change, error) {
 		}
 		return DiffRoot(from, to, names), nil
 	case metadata.TARGETS:
+		if changes, ok, err := diffTargetsFiles(oldJSON, newJSON, names); ok {
+			return changes, err
+		}
 		from, to, err := diffParse[metadata.TargetsType](oldJSON, newJSON)
 		if err != nil {
 			return nil, err
@@ -186,36 +189,131 @@ func DiffTargets(from, to *metadata.Metadata[metadata.TargetsType], names Names)
 	n := &to.Signed
 	d.header(from == nil, diffHeader{o.Version, o.SpecVersion, o.Expires}, diffHeader{n.Version, n.SpecVersion, n.Expires})
 	for _, path := range diffUnion(o.Targets, n.Targets) {
-		ot, nt := o.Targets[path], n.Targets[path]
-		field := "targets." + path
-		switch {
-		case ot == nil:
-			d.add("targets", diffTargetDesc(path, nt), "")
-		case nt == nil:
-			d.remove("targets", diffTargetDesc(path, ot), "")
-		default:
-			if ot.Length != nt.Length {
-				d.change(field+".length", strconv.FormatInt(ot.Length, 10), strconv.FormatInt(nt.Length, 10), "")
-			}
-			for _, alg := range diffUnion(ot.Hashes, nt.Hashes) {
-				oh, inOld := ot.Hashes[alg]
-				nh, inNew := nt.Hashes[alg]
-				switch {
-				case !inOld:
-					d.add(field+".hashes."+alg, nh.String(), "")
-				case !inNew:
-					d.remove(field+".hashes."+alg, oh.String(), "")
-				case !bytes.Equal(oh, nh):
-					d.change(field+".hashes."+alg, oh.String(), nh.String(), "")
-				}
-			}
-			d.value(field+".custom", diffCustom(ot.Custom), diffCustom(nt.Custom))
-			d.unrecognized(field, ot.UnrecognizedFields, nt.UnrecognizedFields)
-		}
+		d.target(path, o.Targets[path], n.Targets[path])
 	}
 	d.delegations(o.Delegations, n.Delegations)
 	d.unrecognized("", o.UnrecognizedFields, n.UnrecognizedFields)
 	return d.changes
+}
+
+// target lists what changes in one target (nil: absent).
+func (d *differ) target(path string, ot, nt *metadata.TargetFiles) {
+	field := "targets." + path
+	switch {
+	case ot == nil && nt == nil:
+	case ot == nil:
+		d.add("targets", diffTargetDesc(path, nt), "")
+	case nt == nil:
+		d.remove("targets", diffTargetDesc(path, ot), "")
+	default:
+		if ot.Length != nt.Length {
+			d.change(field+".length", strconv.FormatInt(ot.Length, 10), strconv.FormatInt(nt.Length, 10), "")
+		}
+		for _, alg := range diffUnion(ot.Hashes, nt.Hashes) {
+			oh, inOld := ot.Hashes[alg]
+			nh, inNew := nt.Hashes[alg]
+			switch {
+			case !inOld:
+				d.add(field+".hashes."+alg, nh.String(), "")
+			case !inNew:
+				d.remove(field+".hashes."+alg, oh.String(), "")
+			case !bytes.Equal(oh, nh):
+				d.change(field+".hashes."+alg, oh.String(), nh.String(), "")
+			}
+		}
+		d.value(field+".custom", diffCustom(ot.Custom), diffCustom(nt.Custom))
+		d.unrecognized(field, ot.UnrecognizedFields, nt.UnrecognizedFields)
+	}
+}
+
+// diffTargetsFiles is DiffTargets over two files without go-tuf's tree of
+// every target, which costs about ten times a large file's size: go-tuf
+// parses each file with its targets left out, and only the targets whose
+// bytes differ are decoded (by go-tuf, one at a time). ok is false when a
+// file cannot be split so; DiffFiles then lets go-tuf say what is wrong.
+func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, ok bool, err error) {
+	oldRest, oldTargets, ok := splitTargets(oldJSON)
+	if !ok {
+		return nil, false, nil
+	}
+	newRest, newTargets, ok := splitTargets(newJSON)
+	if !ok {
+		return nil, false, nil
+	}
+	from, to, err := diffParse[metadata.TargetsType](oldRest, newRest)
+	if err != nil {
+		return nil, true, err
+	}
+	d := newDiffer(names)
+	o := &metadata.TargetsType{}
+	if from != nil {
+		o = &from.Signed
+	}
+	n := &to.Signed
+	d.header(from == nil, diffHeader{o.Version, o.SpecVersion, o.Expires}, diffHeader{n.Version, n.SpecVersion, n.Expires})
+	decode := func(which string, raw rawSpan) (*metadata.TargetFiles, error) {
+		var t *metadata.TargetFiles // null stays nil, as in go-tuf's map
+		if raw == nil {
+			return nil, nil
+		}
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return nil, &DiffInputError{Which: which, Err: fmt.Errorf("%w: %w", ErrInvalidMetadata, err)}
+		}
+		return t, nil
+	}
+	for _, path := range diffUnion(oldTargets, newTargets) {
+		ro, rn := oldTargets[path], newTargets[path]
+		if ro != nil && rn != nil && bytes.Equal(ro, rn) {
+			continue // the same bytes: the same target
+		}
+		ot, err := decode("old", ro)
+		if err != nil {
+			return nil, true, err
+		}
+		nt, err := decode("new", rn)
+		if err != nil {
+			return nil, true, err
+		}
+		d.target(path, ot, nt)
+	}
+	d.delegations(o.Delegations, n.Delegations)
+	d.unrecognized("", o.UnrecognizedFields, n.UnrecognizedFields)
+	return d.changes, true, nil
+}
+
+// splitTargets returns a targets file with "targets": {} in its signed
+// part, and the targets apart (slices of data). An empty data gives an
+// empty file and no targets.
+func splitTargets(data []byte) (rest []byte, targets map[string]rawSpan, ok bool) {
+	if len(data) == 0 {
+		return nil, nil, true
+	}
+	var top, signed map[string]rawSpan
+	if json.Unmarshal(data, &top) != nil || top["signed"] == nil || json.Unmarshal(top["signed"], &signed) != nil {
+		return nil, nil, false
+	}
+	if raw, has := signed["targets"]; has && json.Unmarshal(raw, &targets) != nil {
+		return nil, nil, false
+	}
+	restSigned := map[string]json.RawMessage{}
+	for k, v := range signed {
+		restSigned[k] = json.RawMessage(v)
+	}
+	if targets != nil {
+		restSigned["targets"] = json.RawMessage("{}")
+	}
+	restTop := map[string]json.RawMessage{}
+	for k, v := range top {
+		restTop[k] = json.RawMessage(v)
+	}
+	var err error
+	if restTop["signed"], err = json.Marshal(restSigned); err != nil {
+		return nil, nil, false
+	}
+	if rest, err = json.Marshal(restTop); err != nil {
+		return nil, nil, false
+	}
+	return rest, targets, true
 }
 
 // FormatChanges writes one change per line:

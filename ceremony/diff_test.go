@@ -349,7 +349,67 @@ func TestDiffTargets(t *testing.T) {
 			if want := k.expand(tt.output); got != want {
 				t.Errorf("got\n%s\nwant\n%s", got, want)
 			}
+			// DiffFiles over the same metadata as files (which decodes only
+			// the targets whose bytes differ) says the same, both ways round.
+			var fromJSON []byte
+			if from := tt.from(); from != nil {
+				var err error
+				if fromJSON, err = from.ToBytes(true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			toJSON, err := tt.to().ToBytes(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pairs := [][2][]byte{{fromJSON, toJSON}}
+			if fromJSON != nil {
+				pairs = append(pairs, [2][]byte{toJSON, fromJSON})
+			}
+			for _, pair := range pairs {
+				files, err := DiffFiles(pair[0], pair[1], k.names)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old, err := parseTargetsOrNil(pair[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				parsed, err := ParseTargets(pair[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := formatted(files), formatted(DiffTargets(old, parsed, k.names)); got != want {
+					t.Errorf("DiffFiles:\n%s\nDiffTargets:\n%s", got, want)
+				}
+			}
 		})
+	}
+}
+
+// parseTargetsOrNil is ParseTargets, and nil for no file.
+func parseTargetsOrNil(data []byte) (*metadata.Metadata[metadata.TargetsType], error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	return ParseTargets(data)
+}
+
+// A target whose entry go-tuf refuses is refused by DiffFiles too, as the
+// old file's or the new file's; the same bytes in both are not decoded
+// again (the old file was checked when it was published).
+func TestDiffFilesRefusesBadTarget(t *testing.T) {
+	good := `{"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}},"signatures":[]}`
+	bad := strings.Replace(good, `"length":1`, `"length":"one"`, 1)
+	for _, c := range []struct{ old, new, which string }{{good, bad, "new"}, {bad, strings.Replace(good, `"a"`, `"b"`, 1), "old"}} {
+		_, err := DiffFiles([]byte(c.old), []byte(c.new), nil)
+		var input *DiffInputError
+		if !errors.As(err, &input) || input.Which != c.which || !errors.Is(err, ErrInvalidMetadata) {
+			t.Errorf("DiffFiles(%s, %s) = %v, want the %s file refused as invalid", c.old, c.new, err, c.which)
+		}
+	}
+	if changes, err := DiffFiles([]byte(good), []byte(strings.Replace(good, `"version":1`, `"version":2`, 1)), nil); err != nil || len(changes) != 1 {
+		t.Errorf("version bump: %v, %v", changes, err)
 	}
 }
 

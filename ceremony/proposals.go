@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -218,10 +219,10 @@ func (w *Workspace) Proposals() ([]*Proposal, error) {
 	}
 	// targets first: delegated roles are judged against the newest targets.
 	sort.SliceStable(others, func(i, j int) bool { return others[i].Role == metadata.TARGETS && others[j].Role != metadata.TARGETS })
-	newestTargets, err := w.latestTargets()
-	if err != nil {
-		return nil, err
-	}
+	// The newest targets is parsed only when a delegated role is staged:
+	// go-tuf needs about ten times a file's size to parse it, and a large
+	// targets file is parsed again for its review.
+	newestTargets := sync.OnceValues(w.latestTargets)
 	for _, p := range others {
 		if p.Header.Type != metadata.TARGETS {
 			return nil, fmt.Errorf("%s: _type is %q, not targets", p.Path, p.Header.Type)
@@ -234,13 +235,22 @@ func (w *Workspace) Proposals() ([]*Proposal, error) {
 			if req, err = delegation(newest, p.Role); err != nil {
 				return nil, fmt.Errorf("%s: %w", p.Path, err)
 			}
-			if newestTargets, err = ParseTargets(p.Raw); err != nil {
-				return nil, fmt.Errorf("%s: %w", p.Path, err)
-			}
+			staged := p
+			newestTargets = sync.OnceValues(func() (*metadata.Metadata[metadata.TargetsType], error) {
+				md, err := ParseTargets(staged.Raw)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", staged.Path, err)
+				}
+				return md, nil
+			})
 		case p.Role == metadata.SNAPSHOT || p.Role == metadata.TIMESTAMP:
 			return nil, fmt.Errorf("%s: %s is an online role, not signed in a ceremony", p.Path, p.Role)
 		default:
-			if req, err = targetsDelegation(newestTargets, p.Role); err != nil {
+			targets, err := newestTargets()
+			if err != nil {
+				return nil, err
+			}
+			if req, err = targetsDelegation(targets, p.Role); err != nil {
 				return nil, fmt.Errorf("%s: %w", p.Path, err)
 			}
 		}
@@ -332,14 +342,6 @@ func delegation(root *metadata.Metadata[metadata.RootType], role string) (Requir
 		req.Keys[id] = k
 	}
 	return req, nil
-}
-
-func mustMarshal(e *Envelope) []byte {
-	b, err := e.Marshal()
-	if err != nil {
-		panic(err) // raw JSON that was parsed once always marshals
-	}
-	return b
 }
 
 // Custodians maps key IDs to custodian names, from keys/*.json and from

@@ -313,7 +313,7 @@ func (w *Workspace) review(t signTask, names map[string]string) (Review, error) 
 	if err != nil {
 		return Review{}, err
 	}
-	changes, err := DiffFiles(prev, mustMarshal(t.prop.Env), func(id string) string { return names[id] })
+	changes, err := DiffFiles(prev, t.prop.Raw, func(id string) string { return names[id] })
 	if err != nil {
 		return Review{}, fmt.Errorf("%s: %w", t.prop.Path, err)
 	}
