@@ -12,6 +12,11 @@ package main
 //   - BenchmarkSignOverheadExec: the same five signatures by executing
 //     the built binary, as a custodian runs it (start-up included), against
 //     the same raw calls.
+//   - BenchmarkLargeTargetsCLIPeakMemory: the peak RSS of the executed
+//     `sign`, `publish` and `verify` commands on a workspace whose staged
+//     targets has 100,000 entries, less that of `--version`, over the
+//     staged file's size (reported; the goal of benchmark 2 is set for the
+//     library path, ceremony's BenchmarkLargeTargetsPeakMemory).
 //   - BenchmarkStartup: `tuf-ceremony --version`, executed, against a
 //     trivial Go binary built in the same run with the same flags
 //     (x = tool / trivial); /bin/true is reported alongside.
@@ -46,6 +51,7 @@ import (
 	"time"
 
 	mpkcs11 "github.com/miekg/pkcs11"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"golang.org/x/sys/unix"
 
 	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
@@ -519,6 +525,135 @@ func BenchmarkSignOverheadExec(b *testing.B) {
 	}
 	subj, base := benchPairs(b, func() { sb.restore(b) }, signAll, sb.raw)
 	sb.report(b, subj, base)
+}
+
+// maxRSS runs the tool and returns its peak RSS in bytes.
+func maxRSS(tool string, args ...string) (int64, error) {
+	cmd := exec.Command(tool, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("tuf-ceremony %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, errors.New("no rusage")
+	}
+	return ru.Maxrss * 1024, nil // kB on Linux
+}
+
+// BenchmarkLargeTargetsCLIPeakMemory: x = the highest of the peak RSS of
+// `sign`, `publish` and `verify` (less that of `--version`) over the size
+// of a staged targets file of 100,000 entries. Reported, no goal.
+func BenchmarkLargeTargetsCLIPeakMemory(b *testing.B) {
+	const entries = 100000
+	tool := benchBinary(b)
+	sb := newSignBench(b)
+	// Publish v1 of root (3 of 5) and targets (custodian1's other key).
+	for i, args := range [][]string{append(sb.signArgs(0)[:5], "--yes"), sb.signArgs(1), sb.signArgs(2), {"publish", "--media", sb.media}} {
+		if err := runCLI(args...); err != nil {
+			b.Fatalf("step %d: %v", i, err)
+		}
+	}
+	// Stage targets v2 with one target, as `propose targets` does, then
+	// grow it to 100,000 entries in place, SHA256SUMS updated: `propose
+	// targets` records every change in one transcript entry, and entries
+	// are limited to 1 MiB (about 3,400 added targets).
+	file := filepath.Join(b.TempDir(), "artifact.tar.gz")
+	if err := os.WriteFile(file, []byte("an artifact\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ws, err := ceremony.OpenWorkspace(sb.media)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ceremony.ProposeTargets(ws, ceremony.TargetsChange{Add: map[string]string{"packages/first.tar.gz": file}}); err != nil {
+		b.Fatal(err)
+	}
+	staged := filepath.Join(sb.media, "staged", "2.targets.json")
+	data, err := os.ReadFile(staged)
+	if err != nil {
+		b.Fatal(err)
+	}
+	md, err := ceremony.ParseTargets(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := md.Signed.Targets["packages/first.tar.gz"]
+	for i := 1; i < entries; i++ {
+		p := fmt.Sprintf("packages/%03d/package-%06d-1.%d.%d.tar.gz", i%1000, i, i%17, i%101)
+		md.Signed.Targets[p] = &metadata.TargetFiles{Length: first.Length, Hashes: first.Hashes, Path: p}
+	}
+	env, err := ceremony.MarshalSigned(md.Signed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if data, err = env.Marshal(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(staged, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	sumsFile := filepath.Join(sb.media, "SHA256SUMS")
+	sums, err := os.ReadFile(sumsFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Split(string(sums), "\n")
+	for i, l := range lines {
+		if strings.HasSuffix(l, "  staged/2.targets.json") {
+			sum := sha256.Sum256(data)
+			lines[i] = hex.EncodeToString(sum[:]) + "  staged/2.targets.json"
+		}
+	}
+	if err := os.WriteFile(sumsFile, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	st, err := os.Stat(staged)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := float64(st.Size())
+	pristine := filepath.Join(b.TempDir(), "proposed")
+	if err := copyTree(sb.media, pristine); err != nil {
+		b.Fatal(err)
+	}
+	sign := append(sb.signArgs(0)[:5], "--role", "targets", "--yes")
+	peaks := map[string][]float64{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if err := os.RemoveAll(sb.media); err != nil {
+			b.Fatal(err)
+		}
+		if err := copyTree(pristine, sb.media); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for _, step := range []struct {
+			name string
+			args []string
+		}{
+			{"idle", []string{"--version"}},
+			{"sign", sign},
+			{"publish", []string{"publish", "--media", sb.media}},
+			{"verify", []string{"verify", sb.media}},
+		} {
+			n, err := maxRSS(tool, step.args...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			peaks[step.name] = append(peaks[step.name], float64(n))
+		}
+	}
+	b.StopTimer()
+	idle := benchMedianF(peaks["idle"])
+	x := func(step string) float64 { return (benchMedianF(peaks[step]) - idle) / size }
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(size, "file-bytes")
+	b.ReportMetric(x("sign"), "sign-x")
+	b.ReportMetric(x("publish"), "publish-x")
+	b.ReportMetric(x("verify"), "verify-x")
+	b.ReportMetric(max(x("sign"), x("publish"), x("verify")), "x")
 }
 
 // rawPKCS11Sign is what any program signing on a PKCS#11 token has to do,

@@ -77,6 +77,7 @@ bench ceremony BenchmarkChainVerifyTufJS 3
 bench ceremony BenchmarkLargeTargetsSign 5
 bench ceremony BenchmarkLargeTargetsVerify 5
 bench ceremony BenchmarkLargeTargetsPeakMemory 3
+bench cmd/tuf-ceremony BenchmarkLargeTargetsCLIPeakMemory 1
 bench hsm/pkcs11 BenchmarkBackendSign 20
 bench cmd/tuf-ceremony BenchmarkSignOverhead 10
 bench cmd/tuf-ceremony BenchmarkSignOverheadExec 10
@@ -128,6 +129,8 @@ num() { awk -v v="${1:-}" -v f="$2" 'BEGIN { if (v == "") print "-"; else printf
 		"ceremony $(ms "$(metric BenchmarkLargeTargetsVerify ns/op)")"
 	row 2c "targets 100k: peak RSS / file size" "$(metric BenchmarkLargeTargetsPeakMemory x)" "<4" \
 		"sign $(num "$(metric BenchmarkLargeTargetsPeakMemory sign-x)" '%.2f×'), verify $(num "$(metric BenchmarkLargeTargetsPeakMemory verify-x)" '%.2f×'), go-tuf $(num "$(metric BenchmarkLargeTargetsPeakMemory gotuf-x)" '%.2f×')"
+	row 2d "targets 100k: CLI sign/publish/verify peak / size" "$(metric BenchmarkLargeTargetsCLIPeakMemory x)" "" \
+		"sign $(num "$(metric BenchmarkLargeTargetsCLIPeakMemory sign-x)" '%.2f×'), publish $(num "$(metric BenchmarkLargeTargetsCLIPeakMemory publish-x)" '%.2f×'), verify $(num "$(metric BenchmarkLargeTargetsCLIPeakMemory verify-x)" '%.2f×')"
 	row 3a "5 signatures: tuf-ceremony sign (in process) / raw" "$(metric BenchmarkSignOverhead x)" "" \
 		"overhead $(num "$(metric BenchmarkSignOverhead overhead-ms/sig)" '%.1f') ms/signature"
 	row 3b "5 signatures: tuf-ceremony sign (exec) / raw" "$(metric BenchmarkSignOverheadExec x)" "" \
