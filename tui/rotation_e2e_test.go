@@ -2,6 +2,8 @@ package tui
 
 import (
 	"context"
+	"crypto"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
 	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
 	"github.com/tuf-ceremony/tuf-ceremony/ceremony/tuftest"
@@ -133,6 +138,85 @@ func (r *hsmRepo) verify() (*ceremony.VerifyReport, int64, int64) {
 	}
 	trusted := up.GetTrustedMetadataSet()
 	return rep, trusted.Root.Signed.Version, trusted.Targets["targets"].Signed.Version
+}
+
+// nextRootSignedBy makes the next version of the published root, nothing
+// else changed, signed straight with the tokens of the custodians signers
+// (custodian → key ID), bypassing the ceremony's own checks: what a
+// client gets if those keys sign.
+func (r *hsmRepo) nextRootSignedBy(signers map[string]string) []byte {
+	t := r.t
+	t.Helper()
+	ctx := context.Background()
+	data, err := os.ReadFile(filepath.Join(r.media, "metadata", "root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := ceremony.ParseEnvelope(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := env.Header()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signed map[string]json.RawMessage
+	if err := json.Unmarshal(env.Signed, &signed); err != nil {
+		t.Fatal(err)
+	}
+	signed["version"], _ = json.Marshal(h.Version + 1)
+	if env.Signed, err = json.Marshal(signed); err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures = nil
+	payload, err := env.Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := r.workspace()
+	for who, id := range signers {
+		rec, err := ws.ReadKeyRecord(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := rec.Key.ToPublicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, pin, err := r.open(ctx, r.store.URIWithoutPIN(who))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Login(ctx, pin, hsm.LoginOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := tok.Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var signer crypto.Signer
+		for _, k := range keys {
+			if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(k.Public) {
+				if signer, err = tok.Signer(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if signer == nil {
+			t.Fatalf("%s's token does not hold the key %s", who, id)
+		}
+		sig, err := ceremony.SignPayload(signer, rec.Key, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.SetSignature(id, sig)
+		tok.Close()
+	}
+	out, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // roleKeys maps the custodians of a role of the newest root to key IDs.
@@ -339,8 +423,38 @@ roles:
 		}
 	}
 
-	// alice's key no longer counts: for the next root she is the wrong
-	// token, and nothing is signed.
+	// alice's key no longer counts, for go-tuf: a next root signed by
+	// alice and bob is refused; signed by bob and erin, accepted.
+	root2, err := os.ReadFile(filepath.Join(r.media, "metadata", "2.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		signers []string
+		ok      bool
+	}{{[]string{"alice", "bob"}, false}, {[]string{"bob", "erin"}, true}} {
+		ids := map[string]string{}
+		for _, who := range tc.signers {
+			ids[who] = oldRoot[who]
+			if id := newRoot[who]; id != "" {
+				ids[who] = id
+			}
+		}
+		trusted, err := trustedmetadata.New(root2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = trusted.UpdateRoot(r.nextRootSignedBy(ids))
+		if (err == nil) != tc.ok {
+			t.Errorf("go-tuf, root v3 signed by %v: %v", tc.signers, err)
+		}
+		if !tc.ok && !errors.As(err, new(*metadata.ErrUnsignedMetadata)) {
+			t.Errorf("go-tuf refused root v3 signed by %v, but not for its signatures: %v", tc.signers, err)
+		}
+	}
+
+	// And for the ceremony: for the next root alice is the wrong token,
+	// and nothing is signed.
 	ws := r.workspace()
 	if _, err := ceremony.ProposeRoot(ws, ceremony.RootChange{Expires: ceremony.Duration(90 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
