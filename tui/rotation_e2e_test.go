@@ -235,6 +235,18 @@ func roleKeys(t *testing.T, rep *ceremony.VerifyReport, role string) (map[string
 	return nil, 0
 }
 
+// evidenceOf is verify's line on the origin of who's key in role.
+func evidenceOf(rep *ceremony.VerifyReport, role, who string) string {
+	for _, r := range rep.Roles {
+		for _, k := range r.Keys {
+			if r.Role == role && k.Custodian == who {
+				return k.Evidence
+			}
+		}
+	}
+	return ""
+}
+
 func sortedNames(m map[string]string) string {
 	var out []string
 	for k := range m {
@@ -414,6 +426,9 @@ roles:
 	if got := sortedNames(newRoot); got != "bob,carol,erin" || threshold != 2 {
 		t.Errorf("root v2: keys of %s, threshold %d; want bob, carol, erin and 2", got, threshold)
 	}
+	if e := evidenceOf(rep, "root", "erin"); !strings.HasPrefix(e, `generated on pkcs11 token "erin"`) {
+		t.Errorf("erin's new key: %q; want it generated on her token", e)
+	}
 	if newRoot["bob"] != oldRoot["bob"] || newRoot["carol"] != oldRoot["carol"] {
 		t.Errorf("bob's or carol's key changed: %v → %v", oldRoot, newRoot)
 	}
@@ -562,6 +577,9 @@ roles:
 	newTargets, threshold := roleKeys(t, rep, "targets")
 	if got := sortedNames(newTargets); got != "frank" || threshold != 1 {
 		t.Errorf("targets of root v2: keys of %s, threshold %d; want frank and 1", got, threshold)
+	}
+	if e := evidenceOf(rep, "targets", "frank"); !strings.HasPrefix(e, `generated on pkcs11 token "frank"`) {
+		t.Errorf("frank's new key: %q; want it generated on his token", e)
 	}
 	if newTargets["frank"] == oldTargets["dave"] {
 		t.Error("frank's key is dave's")

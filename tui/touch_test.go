@@ -224,6 +224,9 @@ roles:
 	if keys["alice"] == "" {
 		t.Errorf("root keys: %v", keys)
 	}
+	if e := evidenceOf(rep, "root", "alice"); !strings.HasPrefix(e, fmt.Sprintf("attested YubiKey, serial %d", card.Serial)) {
+		t.Errorf("alice's key: %q; want it attested by the virtual YubiKey", e)
+	}
 	up, err := tuftest.Refresh(filepath.Join(media, "metadata"), t.TempDir(), online)
 	if err != nil {
 		t.Fatalf("go-tuf: %v", err)
