@@ -239,3 +239,46 @@ roles:
 	}
 	t.Logf("the card gave up after about %s", touchTimeout)
 }
+
+// Leaving while the key waits for its touch (esc) stops the signature:
+// home again, the medium byte for byte as before, nothing signed.
+func TestLeaveWhileWaitingForTouch(t *testing.T) {
+	dir := t.TempDir()
+	fake := newFakeBackend("alice", "bob", "carol", "dave")
+	setupMedia(t, dir, fake, "init")
+	media := filepath.Join(dir, "media")
+	h := newHarness(t, testOptions(t, media, &touchFake{fakeBackend: fake, touched: make(chan struct{})}))
+	h.waitFor("waiting for signatures", "Tokens (4)")
+	h.key("s")
+	h.waitFor("1. Check the clock and the air gap")
+	h.key("enter")
+	h.waitFor("2. See what is staged")
+	h.key("enter")
+	h.waitFor("3. Insert the token", "✓ alice's key: signs 1.root.json")
+	before := mediumBytes(t, media)
+	h.key("enter")
+	h.waitFor("Review: staged/1.root.json")
+	h.key("y")
+	h.waitFor("type your PIN")
+	h.typeText("1234")
+	h.key("enter")
+	h.waitFor("TOUCH YOUR YUBIKEY NOW", "esc stop")
+	h.key("esc")
+	h.waitFor("tuf-ceremony · home", "waiting for signatures")
+	sameMedium(t, media, before)
+	ws, err := ceremony.OpenWorkspace(media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ceremony.Status(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st {
+		for _, r := range p.Requirements {
+			if len(r.Signed) != 0 {
+				t.Errorf("%s %s signed by %v", p.File, r.Name, r.Signed)
+			}
+		}
+	}
+}
