@@ -89,7 +89,8 @@ func (c *stepClock) add(d time.Duration) {
 // again, the test touches the card: the signature is placed, published
 // and verified.
 func TestTouchPromptOnVirtualYubiKey(t *testing.T) {
-	const touchTimeout = 3 * time.Second
+	// Long enough for the test to see the prompt and touch under load.
+	const touchTimeout = 4 * time.Second
 	env := pivtest.StartWith(t, 1, pivtest.Options{Touch: "wait", TouchTimeout: touchTimeout})
 	card := env.Cards[0]
 	store := softhsmtest.New(t, "dave")
