@@ -144,23 +144,28 @@ type openFlowMsg struct {
 	media *mediaInfo
 }
 
-// changesText lists a proposal's changes.
+// changesText lists a proposal's changes in full, wrapped: a key's line
+// ends with its custodian, which a cut line would lose.
 func changesText(st *styles, changes []ceremony.Change, width int) string {
 	var b strings.Builder
 	if len(changes) == 0 {
 		b.WriteString("  no differences\n")
 	}
 	for _, c := range changes {
-		line := truncate(c.String(), width-2)
+		style := st.changed
 		switch c.Kind {
 		case ceremony.ChangeAdded:
-			line = st.added.Render(line)
+			style = st.added
 		case ceremony.ChangeRemoved:
-			line = st.removed.Render(line)
-		case ceremony.ChangeChanged:
-			line = st.changed.Render(line)
+			style = st.removed
 		}
-		b.WriteString("  " + line + "\n")
+		for i, l := range strings.Split(strings.TrimRight(wrapHard(c.String(), width-6), "\n"), "\n") {
+			indent := "  "
+			if i > 0 {
+				indent = "      "
+			}
+			b.WriteString(indent + style.Render(l) + "\n")
+		}
 	}
 	return b.String()
 }

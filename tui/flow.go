@@ -756,7 +756,8 @@ func (f *flow) runningView() string {
 			secs = 0
 		}
 		b.WriteString(st.alarm.Render(" "+sh.spin.View()+" TOUCH YOUR YUBIKEY NOW ") + "\n")
-		b.WriteString(fmt.Sprintf("%s is waiting for a touch of its gold contact (%ds; it gives up after about 15 s)\n", f.touch.token, secs))
+		// Wrapped, not cut: the seconds come last.
+		b.WriteString(wrap(fmt.Sprintf("%s is waiting for a touch of its gold contact (%ds; it gives up after about 15 s)", f.touch.token, secs), sh.width) + "\n")
 	} else {
 		b.WriteString(sh.spin.View() + " working…\n")
 	}

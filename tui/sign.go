@@ -196,6 +196,16 @@ func expectedText(sh *shared) string {
 func tokenOptions(sh *shared) []option {
 	mi := &sh.media
 	need := neededKeys(mi)
+	// signed: keys that have signed a staged file (a retired key is
+	// known on the medium but has signed nothing).
+	signed := map[string]bool{}
+	for _, p := range mi.status {
+		for _, r := range p.Requirements {
+			for _, s := range r.Signed {
+				signed[s.KeyID] = true
+			}
+		}
+	}
 	var usable, others []option
 	for _, l := range sh.tokens {
 		label := fmt.Sprintf("%-8s %s", l.Token.Label, l.Token.Serial)
@@ -208,7 +218,7 @@ func tokenOptions(sh *shared) []option {
 					who = ceremony.ShortID(k.KeyID)
 				}
 				can = append(can, fmt.Sprintf("✓ %s's key: signs %s", who, strings.Join(files, ", ")))
-			} else if mi.names[k.KeyID] != "" {
+			} else if signed[k.KeyID] {
 				signedAlready = true
 			}
 		}
@@ -222,6 +232,9 @@ func tokenOptions(sh *shared) []option {
 		case signedAlready:
 			o.disabled = true
 			o.label = label + "  ✗ wrong token: " + mi.custodianOf(l) + "'s, which has signed all it can"
+		case mi.custodianOf(l) != "":
+			o.disabled = true
+			o.label = label + "  ✗ wrong token: " + mi.custodianOf(l) + "'s; none of its keys is needed"
 		default:
 			o.disabled = true
 			o.label = label + "  ✗ wrong token: it holds no key a staged file needs"
