@@ -42,7 +42,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,9 +111,9 @@ func reportPairs(b *testing.B, baselineName string, subj, base []time.Duration) 
 	return ratios
 }
 
-// goTool finds the go command that runs these benchmarks.
+// goTool finds the go command on PATH.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
 	return "go"
