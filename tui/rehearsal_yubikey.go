@@ -83,7 +83,7 @@ func startVirtualYubiKeys(ctx context.Context, dir string, n int) (_ *virtualYub
 	}
 	p, err := virtualpiv.StartPCSCD(pdir, n)
 	if err != nil {
-		return nil, &noVirtualYubiKey{reason: err.Error(), fix: "see pcscd's message above; apt-get install pcscd vsmartcard-vpcd (or: make deps)"}
+		return nil, &noVirtualYubiKey{reason: err.Error()}
 	}
 	cardCtx, cancel := context.WithCancel(context.Background())
 	y := &virtualYubiKeys{pcscd: p, cancel: cancel, roots: x509.NewCertPool()}

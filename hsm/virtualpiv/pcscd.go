@@ -162,7 +162,19 @@ func StartPCSCD(dir string, slots int) (*PCSCD, error) {
 		lastErr, log = err, p.Log()
 		p.Stop()
 	}
-	return nil, fmt.Errorf("pcscd did not start: %w\n%s", lastErr, log)
+	return nil, fmt.Errorf("pcscd did not start: %w%s", lastErr, lastLines(log, 5))
+}
+
+// lastLines is the end of a process's output, for an error message.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return ""
+	}
+	return " (pcscd: " + strings.Join(lines, "; ") + ")"
 }
 
 func startPCSCD(dir string, port, n int) (*PCSCD, error) {
