@@ -144,8 +144,18 @@ func TestRehearsalWithVirtualYubiKey(t *testing.T) {
 	softhsmtest.RequireSoftHSM(t)
 	pivtest.Require(t)
 	t.Setenv("SOFTHSM2_CONF", "")
+	before, hadBefore := os.LookupEnv(virtualpiv.SocketEnv)
+	// As Run does, before this process's first PC/SC call…
+	if _, err := virtualpiv.PrepareClient(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { virtualpiv.ReleaseClient() })
-	before := os.Getenv(virtualpiv.SocketEnv)
+	// …which is then made, to the machine's pcscd (or none): libpcsclite
+	// keeps the socket path from here on, and the rehearsal must still
+	// reach its own pcscd.
+	if _, err := piv.NewBackend().Tokens(context.Background(), nil); err != nil {
+		t.Logf("the machine's pcscd: %v", err)
+	}
 
 	opts := testOptions(t, "", pkcs11.NewBackend(), piv.NewBackend())
 	h := newHarness(t, opts)
@@ -268,13 +278,20 @@ func TestRehearsalWithVirtualYubiKey(t *testing.T) {
 
 	h.a.Close()
 	assertRehearsalGone(t, r, pids, pcscdDir)
-	if got := os.Getenv(virtualpiv.SocketEnv); got != before && before != "" {
-		t.Errorf("%s = %q after the rehearsal, was %q", virtualpiv.SocketEnv, got, before)
+	// The PC/SC client goes where it went before the rehearsal…
+	link := os.Getenv(virtualpiv.SocketEnv)
+	target, err := os.Readlink(link)
+	want := virtualpiv.DefaultSocket
+	if hadBefore && before != "" {
+		want = before
 	}
-	if link := os.Getenv(virtualpiv.SocketEnv); link != "" {
-		if target, err := os.Readlink(link); err == nil && strings.HasPrefix(target, r.dir) {
-			t.Errorf("the PC/SC client still goes to the rehearsal's pcscd %s", target)
-		}
+	if err != nil || target != want {
+		t.Errorf("after the rehearsal the PC/SC client goes to %q (%v), want %q", target, err, want)
+	}
+	// …and the variable is restored as the TUI exits (Run).
+	virtualpiv.ReleaseClient()
+	if got, had := os.LookupEnv(virtualpiv.SocketEnv); got != before || had != hadBefore {
+		t.Errorf("%s = %q (set: %v) after the TUI, was %q (set: %v)", virtualpiv.SocketEnv, got, had, before, hadBefore)
 	}
 	if h.a.sh.opts.AttestationRoots != nil {
 		t.Error("the rehearsal's attestation roots stayed after it closed")

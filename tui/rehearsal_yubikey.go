@@ -90,7 +90,10 @@ func startVirtualYubiKeys(ctx context.Context, dir string, n int) (_ *virtualYub
 	defer func() {
 		if err != nil {
 			y.stop()
-			err = &noVirtualYubiKey{reason: err.Error() + y.tail()}
+			var no *noVirtualYubiKey
+			if !errors.As(err, &no) {
+				err = &noVirtualYubiKey{reason: err.Error()}
+			}
 		}
 	}()
 	for i := 0; i < n; i++ {
@@ -119,7 +122,7 @@ func startVirtualYubiKeys(ctx context.Context, dir string, n int) (_ *virtualYub
 	}
 	for _, k := range y.keys {
 		if err := p.WaitInserted(k.reader, 1, virtualYubiKeyTimeout); err != nil {
-			return nil, fmt.Errorf("virtual YubiKey %s: %w", k.serial, err)
+			return nil, fmt.Errorf("virtual YubiKey %s: %w%s", k.serial, err, y.tail())
 		}
 	}
 	// Quitting during the set-up stops here.
@@ -147,15 +150,26 @@ func startVirtualYubiKeys(ctx context.Context, dir string, n int) (_ *virtualYub
 func (y *virtualYubiKeys) checkVisible(ctx context.Context, backend *piv.Backend) error {
 	ctx, cancel := context.WithTimeout(ctx, virtualYubiKeyTimeout)
 	defer cancel()
+	// The private pcscd runs and holds the cards: not reaching it, or
+	// not finding them there, means the client went elsewhere.
+	notSeen := func(serial string, err error) error {
+		return &noVirtualYubiKey{
+			reason: fmt.Sprintf("this process does not reach virtual YubiKey %s through the rehearsal's pcscd (%v): "+
+				"its PC/SC client connected to another pcscd before the rehearsal could redirect it (libpcsclite reads %s once per process)",
+				serial, err, virtualpiv.SocketEnv),
+			fix: "quit, start tuf-ceremony again (with a writable TMPDIR) and begin with the rehearsal",
+		}
+	}
 	infos, err := backend.Tokens(ctx, nil)
+	if errors.Is(err, hsm.ErrNoReaderService) {
+		return notSeen(y.keys[0].serial, err)
+	}
 	if err != nil {
 		return fmt.Errorf("failed to list the virtual YubiKeys: %w", err)
 	}
 	for _, k := range y.keys {
 		if !slices.ContainsFunc(infos, func(i hsm.TokenInfo) bool { return i.Serial == k.serial }) {
-			return fmt.Errorf("this process does not see virtual YubiKey %s through its private pcscd "+
-				"(its PC/SC client connected to another pcscd before the rehearsal; libpcsclite reads %s once): start tuf-ceremony again and begin with the rehearsal",
-				k.serial, virtualpiv.SocketEnv)
+			return notSeen(k.serial, errors.New("not listed"))
 		}
 	}
 	return nil
