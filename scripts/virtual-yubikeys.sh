@@ -15,9 +15,10 @@
 #       DIR and they come back with their keys.
 #   virtual-yubikeys.sh stop [DIR]         stops the cards and pcscd (DIR defaults to $VIRTUAL_YUBIKEYS_DIR)
 #   virtual-yubikeys.sh touch [DIR] I      touches card I (1-based) of a --touch wait set
-#   virtual-yubikeys.sh pcscd DIR N PORT   runs the private pcscd in the foreground (used by hsm/pivtest)
+#   virtual-yubikeys.sh pcscd DIR N PORT   runs the private pcscd in the foreground (used by start)
 #
-# Isolation: pcscd 1.9.9 always listens on /run/pcscd/pcscd.comm (it ignores
+# Isolation (the same as hsm/virtualpiv.StartPCSCD, which tests and the
+# TUI's rehearsal use): pcscd 1.9.9 always listens on /run/pcscd/pcscd.comm (it ignores
 # PCSCLITE_CSOCK_NAME; only the client library honours it), so the private
 # pcscd runs in its own mount namespace (unshare; as root, or as a user with
 # unprivileged user namespaces) where DIR/runroot is mounted over /run and

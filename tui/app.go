@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -62,6 +63,13 @@ type shared struct {
 	clockChecked time.Time
 	rehearsal    *rehearsal
 	spin         spinner.Model
+
+	// rehearsals are every rehearsal set up, from the moment it is (the
+	// screen takes it later): Close removes them all. closed is set by
+	// Close.
+	rehearsalsMu sync.Mutex
+	rehearsals   []*rehearsal
+	closed       bool
 }
 
 // App is the root model.

@@ -47,15 +47,13 @@ type Options struct {
 	// StaticSpinner draws the spinner as one fixed frame (for golden
 	// files).
 	StaticSpinner bool
-	// Scripts is the directory holding softhsm-tokens.sh and
-	// virtual-yubikeys.sh, for rehearsals; empty means found next to the
-	// executable or the working directory. Rehearsals need only
-	// softhsm2-util; the scripts are used for virtual YubiKeys.
-	Scripts string
 	// ReportDir is where the ceremony record is written by default; empty
 	// means the directory that holds the medium, or the working directory
 	// when that is not writable.
 	ReportDir string
+
+	// rehearsal changes how rehearsals are set up (tests).
+	rehearsal rehearsalOptions
 }
 
 func (o *Options) withDefaults() {

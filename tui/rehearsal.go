@@ -12,32 +12,61 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/piv"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
 )
 
-// rehearsal is a practice ceremony on throw-away SoftHSM tokens in a
-// temporary directory, removed when the TUI exits.
+// rehearsal is a practice ceremony on throw-away SoftHSM tokens and, where
+// the machine can run one, a virtual YubiKey, in a temporary directory,
+// removed when the TUI exits.
 type rehearsal struct {
 	dir    string
 	media  string
 	plan   string
 	module string
+	// labels are the custodians on SoftHSM tokens (token label =
+	// custodian), pins their PINs.
 	labels []string
 	pins   map[string]string
 	// prevConf is SOFTHSM2_CONF before the rehearsal ("" and !hadConf:
 	// unset).
 	prevConf string
 	hadConf  bool
+
+	// yk holds the virtual YubiKeys (nil: none), ykCustodians who is on
+	// which (custodian → card, in yk.keys' order).
+	yk           *virtualYubiKeys
+	ykCustodians []string
+	// noYK says why there is no virtual YubiKey (nil when there is one).
+	noYK *noVirtualYubiKey
+	// prevRoots are the TUI's attestation roots before the rehearsal
+	// replaced them with its cards' CA.
+	prevRoots *x509.CertPool
+
+	confSet bool // SOFTHSM2_CONF was set for the rehearsal
+	closed  bool
 }
 
 // rehearsalCustodians hold the rehearsal's roles: root 2 of 3, targets 1.
 var rehearsalCustodians = []string{"alice", "bob", "carol", "dave"}
+
+// rehearsalYubiKeyCustodians are put on virtual YubiKeys when the machine
+// can run them; the others keep SoftHSM tokens.
+var rehearsalYubiKeyCustodians = []string{"bob"}
+
+// rehearsalOptions change how a rehearsal is set up (tests).
+type rehearsalOptions struct {
+	// noVirtualYubiKeys, when set, is the reason given instead of
+	// starting virtual YubiKeys, as on a machine without them.
+	noVirtualYubiKeys *noVirtualYubiKey
+}
 
 // softHSMModule is the SoftHSM2 module of this machine, or "".
 func softHSMModule() string {
@@ -51,8 +80,11 @@ func softHSMModule() string {
 
 // setupRehearsal makes the tokens, two online keys, the plan and an empty
 // medium in a new temporary directory, and points SOFTHSM2_CONF at the
-// tokens for the rest of this process.
-func setupRehearsal(parent string) (r *rehearsal, err error) {
+// tokens for the rest of this process. Where the machine can, bob's token
+// is a virtual YubiKey behind a private pcscd (this process's PC/SC
+// client is redirected to it); otherwise r.noYK says why not. On an error
+// nothing is left behind.
+func setupRehearsal(ctx context.Context, parent string, o rehearsalOptions) (r *rehearsal, err error) {
 	module := softHSMModule()
 	if module == "" {
 		return nil, errors.New("a rehearsal needs SoftHSM2: apt-get install softhsm2 (or: make deps)")
@@ -61,13 +93,31 @@ func setupRehearsal(parent string) (r *rehearsal, err error) {
 	if err != nil {
 		return nil, err
 	}
+	r = &rehearsal{dir: dir, media: filepath.Join(dir, "media"), plan: filepath.Join(dir, "ceremony.yaml"),
+		module: module, pins: map[string]string{}}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			r.close()
 		}
 	}()
-	r = &rehearsal{dir: dir, media: filepath.Join(dir, "media"), plan: filepath.Join(dir, "ceremony.yaml"),
-		module: module, labels: rehearsalCustodians, pins: map[string]string{}}
+
+	// The virtual YubiKeys first: the custodians they cannot hold get
+	// SoftHSM tokens.
+	if o.noVirtualYubiKeys != nil {
+		r.noYK = o.noVirtualYubiKeys
+	} else if yk, err := startVirtualYubiKeys(ctx, dir, len(rehearsalYubiKeyCustodians)); err != nil {
+		if !errors.As(err, &r.noYK) {
+			return nil, err
+		}
+	} else {
+		r.yk, r.ykCustodians = yk, rehearsalYubiKeyCustodians
+	}
+	for _, c := range rehearsalCustodians {
+		if !slices.Contains(r.ykCustodians, c) {
+			r.labels = append(r.labels, c)
+		}
+	}
+
 	hsmDir := filepath.Join(dir, "hsm")
 	if err := os.MkdirAll(filepath.Join(hsmDir, "tokens"), 0o700); err != nil {
 		return nil, err
@@ -82,11 +132,7 @@ func setupRehearsal(parent string) (r *rehearsal, err error) {
 	// configuration when the module is initialized, so it is set first.
 	r.prevConf, r.hadConf = os.LookupEnv("SOFTHSM2_CONF")
 	os.Setenv("SOFTHSM2_CONF", conf)
-	defer func() {
-		if err != nil {
-			r.restoreConf()
-		}
-	}()
+	r.confSet = true
 	var tokens []pkcs11.NewToken
 	for _, label := range r.labels {
 		pin := randomPIN()
@@ -101,15 +147,26 @@ func setupRehearsal(parent string) (r *rehearsal, err error) {
 			return nil, err
 		}
 	}
-	if err := os.WriteFile(r.plan, []byte(rehearsalPlan(module)), 0o644); err != nil {
+	if err := os.WriteFile(r.plan, []byte(r.planText()), 0o644); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// close removes the rehearsal's directory and restores SOFTHSM2_CONF.
+// close stops the virtual YubiKeys (cards, pcscd, the PC/SC client's
+// redirection), restores SOFTHSM2_CONF and removes the rehearsal's
+// directory. Closing twice is fine.
 func (r *rehearsal) close() {
-	r.restoreConf()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	if r.yk != nil {
+		r.yk.stop()
+	}
+	if r.confSet {
+		r.restoreConf()
+	}
 	os.RemoveAll(r.dir)
 }
 
@@ -121,11 +178,37 @@ func (r *rehearsal) restoreConf() {
 	}
 }
 
-func rehearsalPlan(module string) string {
-	tok := func(label string) string {
-		return fmt.Sprintf("pkcs11:token=%s?module-path=%s", label, module)
+// token is the URI of a custodian's rehearsal token.
+func (r *rehearsal) token(custodian string) string {
+	if i := slices.Index(r.ykCustodians, custodian); i >= 0 {
+		return piv.URI{Serial: r.yk.keys[i].serial}.String()
 	}
-	return fmt.Sprintf(`# A rehearsal on throw-away SoftHSM tokens, made by the tuf-ceremony TUI.
+	return fmt.Sprintf("pkcs11:token=%s?module-path=%s", custodian, r.module)
+}
+
+// tokenKind names a custodian's token for people: "SoftHSM token" or
+// "virtual YubiKey 12345678".
+func (r *rehearsal) tokenKind(custodian string) string {
+	if i := slices.Index(r.ykCustodians, custodian); i >= 0 {
+		return "virtual YubiKey " + r.yk.keys[i].serial
+	}
+	return "SoftHSM token"
+}
+
+// pin is a custodian's PIN.
+func (r *rehearsal) pin(custodian string) string {
+	if i := slices.Index(r.ykCustodians, custodian); i >= 0 {
+		return r.yk.keys[i].pin
+	}
+	return r.pins[custodian]
+}
+
+func (r *rehearsal) planText() string {
+	what := "throw-away SoftHSM tokens"
+	if r.yk != nil {
+		what += " and a virtual YubiKey (bob)"
+	}
+	return fmt.Sprintf(`# A rehearsal on %s, made by the tuf-ceremony TUI.
 name: rehearsal
 roles:
   root:
@@ -150,7 +233,7 @@ roles:
     expires: 1d
     keys:
       - {public_key: online-timestamp.pem, custodian: online}
-`, tok("alice"), tok("bob"), tok("carol"), tok("dave"))
+`, what, r.token("alice"), r.token("bob"), r.token("carol"), r.token("dave"))
 }
 
 func randomPIN() string {
@@ -178,10 +261,16 @@ func writeOnlineKey(file string) error {
 // rehearsalPIN is the PIN of a rehearsal token, shown on the PIN screen
 // (a real custodian knows their own PIN; here nobody does).
 func (sh *shared) rehearsalPIN(t hsm.TokenInfo) string {
-	if sh.rehearsal == nil || t.Backend != "pkcs11" {
+	r := sh.rehearsal
+	switch {
+	case r == nil:
 		return ""
+	case t.Backend == "pkcs11":
+		return r.pins[t.Label]
+	case t.Backend == "piv" && r.yk != nil:
+		return r.yk.pin(t.Serial)
 	}
-	return sh.rehearsal.pins[t.Label]
+	return ""
 }
 
 // newRehearsalFlow: the whole ceremony on throw-away tokens.
@@ -195,19 +284,35 @@ func newRehearsalFlow(sh *shared) (*flow, error) {
 			title: "Set up throw-away tokens",
 			kind:  stepAck,
 			body: func(f *flow) string {
-				return wrap("A rehearsal runs the whole first ceremony, exactly as on the day, on throw-away SoftHSM tokens in a temporary directory: four custodians (alice, bob and carol hold root, any 2 of 3 sign; dave holds targets), a plan, and an empty medium. Real tokens are not touched. Everything is removed when you quit.", f.sh.width)
+				return wrap("A rehearsal runs the whole first ceremony, exactly as on the day, on throw-away tokens in a temporary directory: four custodians (alice, bob and carol hold root, any 2 of 3 sign; dave holds targets), a plan, and an empty medium. bob's token is a virtual YubiKey where this machine can run one (with pcscd and the vpcd virtual reader), the others are SoftHSM tokens. Real tokens are not touched. Everything is removed when you quit.", f.sh.width)
 			},
 			ack:      func(f *flow) string { return "rehearsal started" },
 			finalKey: "set up",
 			run: func(f *flow) jobFunc {
-				return func(context.Context, ceremony.Prompter) (any, error) {
-					return setupRehearsal("")
+				sh, o := f.sh, f.sh.opts.rehearsal
+				return func(ctx context.Context, _ ceremony.Prompter) (any, error) {
+					r, err := setupRehearsal(ctx, "", o)
+					if err != nil {
+						return nil, err
+					}
+					if !sh.holdRehearsal(r) {
+						r.close()
+						return nil, errors.New("the TUI was closed during the rehearsal's set-up; nothing is left behind")
+					}
+					return r, nil
 				}
 			},
 			done: func(f *flow, res any) error {
 				r = res.(*rehearsal)
 				f.sh.rehearsal = r
 				f.sh.media = mediaInfo{dir: r.media}
+				if r.yk != nil {
+					// The cards' attestations chain to their own virtual
+					// vendor, not to Yubico: keygen and verify check them
+					// against it during the rehearsal.
+					r.prevRoots = f.sh.opts.AttestationRoots
+					f.sh.opts.AttestationRoots = r.yk.roots
+				}
 				return nil
 			},
 		},
@@ -215,10 +320,21 @@ func newRehearsalFlow(sh *shared) (*flow, error) {
 			title: "Tokens ready",
 			kind:  stepAck,
 			body: func(f *flow) string {
+				st := f.sh.st
 				var b strings.Builder
 				b.WriteString(wrap("Throw-away tokens and their PINs (on the day, each custodian knows only their own):", f.sh.width) + "\n\n")
-				for _, l := range r.labels {
-					b.WriteString(fmt.Sprintf("  %-6s PIN %s\n", l, r.pins[l]))
+				for _, c := range rehearsalCustodians {
+					b.WriteString(fmt.Sprintf("  %-6s %-25s PIN %s\n", c, r.tokenKind(c), r.pin(c)))
+				}
+				if r.yk != nil {
+					b.WriteString("\n" + wrap("The virtual YubiKey is set up like a real one (random PIN, PUK and PIN-protected management key) and is touched automatically. Its attestations chain to its own virtual vendor CA, NOT Yubico's: this rehearsal checks them against that CA.", f.sh.width) + "\n")
+				} else if r.noYK != nil {
+					msg := wrap("No virtual YubiKey in this rehearsal: "+r.noYK.reason+". bob's key is on a SoftHSM token instead.", f.sh.width)
+					if r.noYK.fix != "" {
+						// The command on a line of its own, never broken.
+						msg += "\n" + wrap("To rehearse with a virtual YubiKey, do this, then start the rehearsal again:", f.sh.width) + "\n    " + r.noYK.fix
+					}
+					b.WriteString("\n" + st.warn.Render(msg) + "\n")
 				}
 				b.WriteString("\nplan:   " + r.plan + "\n")
 				b.WriteString("medium: " + r.media + "\n\n")
@@ -232,10 +348,38 @@ func newRehearsalFlow(sh *shared) (*flow, error) {
 	return f, nil
 }
 
-// Close removes what a rehearsal set up. Run calls it on exit.
+// holdRehearsal records a rehearsal as soon as it is set up, so that
+// Close removes it even when the TUI quits before the screen takes it.
+// It reports false when the App is already closed.
+func (sh *shared) holdRehearsal(r *rehearsal) bool {
+	sh.rehearsalsMu.Lock()
+	defer sh.rehearsalsMu.Unlock()
+	if sh.closed {
+		return false
+	}
+	sh.rehearsals = append(sh.rehearsals, r)
+	return true
+}
+
+// Close removes what a rehearsal set up: its virtual YubiKeys and their
+// pcscd, its tokens and its directory; SOFTHSM2_CONF, this process's
+// PC/SC client and the attestation roots are as before. Run calls it on
+// exit.
 func (a *App) Close() {
-	if r := a.sh.rehearsal; r != nil {
+	sh := a.sh
+	sh.rehearsalsMu.Lock()
+	sh.closed = true
+	made := sh.rehearsals
+	sh.rehearsals = nil
+	sh.rehearsalsMu.Unlock()
+	for i := len(made) - 1; i >= 0; i-- {
+		made[i].close()
+	}
+	if r := sh.rehearsal; r != nil {
 		r.close()
-		a.sh.rehearsal = nil
+		if r.yk != nil {
+			sh.opts.AttestationRoots = r.prevRoots
+		}
+		sh.rehearsal = nil
 	}
 }

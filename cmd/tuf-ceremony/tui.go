@@ -27,7 +27,8 @@ a clock check and an air-gap check, and every ceremony as a numbered script of
 steps the custodians acknowledge one by one (the acknowledgements go to the
 transcript): a new repository from a plan, signing, publishing, verifying,
 renewal, planned and emergency root rotation, targets key rotation, and a
-rehearsal on throw-away SoftHSM tokens.
+rehearsal on throw-away SoftHSM tokens and a virtual YubiKey (where pcscd and
+vsmartcard-vpcd are installed).
 
 It needs a terminal; it draws on the terminal even when stdout is redirected.`,
 		Example: `  tuf-ceremony tui --media /media/usb/ceremony

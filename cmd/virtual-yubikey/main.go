@@ -5,7 +5,8 @@
 // software, real PIN and PUK retry counters, touch either automatic or
 // waiting for SIGUSR1, and attestation certificates issued by a vendor CA
 // of its own ("Virtual YubiKey CA, NOT Yubico"), so that a virtual key is
-// never mistaken for a real one.
+// never mistaken for a real one. The card itself is package
+// hsm/virtualpiv; this command runs one as a process.
 //
 //	virtual-yubikey run --state FILE [--serial N] [--vpcd 127.0.0.1:35963] [--touch auto|wait]
 //	virtual-yubikey ca --state FILE
@@ -27,6 +28,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/virtualpiv"
 )
 
 func main() { os.Exit(Main()) }
@@ -93,10 +96,10 @@ func (d *deviceFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&d.firmware, "firmware", "", "firmware version of a new card (default 5.7.1; 5.7 brings Ed25519 and an AES-192 management key)")
 }
 
-func (d *deviceFlags) load(store Store) (*State, bool, error) {
-	var fw *Firmware
+func (d *deviceFlags) load(store virtualpiv.Store) (*virtualpiv.State, bool, error) {
+	var fw *virtualpiv.Firmware
 	if d.firmware != "" {
-		f, err := ParseFirmware(d.firmware)
+		f, err := virtualpiv.ParseFirmware(d.firmware)
 		if err != nil {
 			return nil, false, usageError{err}
 		}
@@ -142,19 +145,19 @@ With --touch wait, an operation that needs a touch waits for SIGUSR1
 	cmd.Flags().StringVar(&o.State, "state", "", "state file of the card (created if missing)")
 	o.Device.add(cmd)
 	cmd.Flags().StringVar(&o.VPCD, "vpcd", "127.0.0.1:35963", "address of pcscd's vpcd reader")
-	cmd.Flags().StringVar(&o.Touch, "touch", string(TouchAuto), "touch sensor: auto (touched at once) or wait (SIGUSR1 touches)")
-	cmd.Flags().DurationVar(&o.TouchTimeout, "touch-timeout", DefaultTouchTimeout, "how long to wait for a touch")
+	cmd.Flags().StringVar(&o.Touch, "touch", string(virtualpiv.TouchAuto), "touch sensor: auto (touched at once) or wait (SIGUSR1 touches)")
+	cmd.Flags().DurationVar(&o.TouchTimeout, "touch-timeout", virtualpiv.DefaultTouchTimeout, "how long to wait for a touch")
 	cmd.Flags().BoolVarP(&o.Verbose, "verbose", "v", false, "log every command (never PINs or keys)")
 	cmd.MarkFlagRequired("state")
 	return cmd
 }
 
 func runCard(ctx context.Context, o *runOptions) error {
-	touch, err := NewTouchSensor(TouchMode(o.Touch), o.TouchTimeout)
+	touch, err := virtualpiv.NewTouchSensor(virtualpiv.TouchMode(o.Touch), o.TouchTimeout)
 	if err != nil {
 		return usageError{err}
 	}
-	store := Store{Path: o.State}
+	store := virtualpiv.Store{Path: o.State}
 	lock, err := store.Lock()
 	if err != nil {
 		return err
@@ -177,7 +180,7 @@ func runCard(ctx context.Context, o *runOptions) error {
 	if o.Verbose {
 		verbose = logf
 	}
-	card := NewCard(CardOptions{State: state, Save: store.Save, Touch: touch, Context: ctx, Logf: verbose})
+	card := virtualpiv.NewCard(virtualpiv.CardOptions{State: state, Save: store.Save, Touch: touch, Context: ctx, Logf: verbose})
 
 	signals := o.signals
 	if signals == nil {
@@ -208,7 +211,7 @@ func runCard(ctx context.Context, o *runOptions) error {
 		how = "created"
 	}
 	logf("serial %d, firmware %s, pid %d, touch %s; state %s %s", state.Serial, state.Firmware, pid, touch.Mode, how, o.State)
-	v := &Connector{Addr: o.VPCD, Card: card, Logf: logf}
+	v := &virtualpiv.Connector{Addr: o.VPCD, Card: card, Logf: logf}
 	return v.Run(ctx)
 }
 
@@ -238,9 +241,9 @@ Yubico's. The state is created (as by run) when it does not exist yet.`,
 }
 
 func runCA(o *caOptions) error {
-	store := Store{Path: o.State}
+	store := virtualpiv.Store{Path: o.State}
 	state, err := store.Load()
-	if errors.Is(err, ErrNoState) {
+	if errors.Is(err, virtualpiv.ErrNoState) {
 		// Create it under the lock, so as not to race a starting card.
 		lock, lerr := store.Lock()
 		if lerr != nil {

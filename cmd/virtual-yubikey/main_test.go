@@ -100,10 +100,10 @@ func TestRunCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	reader := &fakeReader{t: t, conn: conn, r: bufio.NewReader(conn)}
-	reader.exchange(append([]byte{0, insSelect, 4, 0, 5}, aidPIV[:5]...))
-	if r := reader.exchange([]byte{0, insGetSerial, 0, 0, 0}); !bytes.Equal(r, binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint32(nil, 27182818), swOK)) {
-		t.Fatalf("GET SERIAL %x", r)
+	r := bufio.NewReader(conn)
+	exchange(t, conn, r, []byte{0x00, 0xa4, 0x04, 0x00, 0x05, 0xa0, 0x00, 0x00, 0x03, 0x08}) // SELECT PIV
+	if got := exchange(t, conn, r, []byte{0x00, 0xf8, 0x00, 0x00, 0x00}); !bytes.Equal(got, binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint32(nil, 27182818), 0x9000)) {
+		t.Fatalf("GET SERIAL %x", got)
 	}
 	// A second process on the same state is refused.
 	if code, _, errOut := runCLI(t, "run", "--state", state, "--vpcd", ln.Addr().String()); code != exitError || !strings.Contains(errOut, "in use") {
@@ -135,4 +135,23 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// exchange sends one APDU as pcscd's vpcd reader does (a 2-byte length,
+// then the payload) and returns the card's reply.
+func exchange(t *testing.T, conn net.Conn, r *bufio.Reader, apdu []byte) []byte {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(apdu))), apdu...)); err != nil {
+		t.Fatal(err)
+	}
+	var n [2]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, binary.BigEndian.Uint16(n[:]))
+	if _, err := io.ReadFull(r, reply); err != nil {
+		t.Fatal(err)
+	}
+	return reply
 }

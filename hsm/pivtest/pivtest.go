@@ -17,16 +17,17 @@
 // 5.7, 3DES before). Their attestations chain to their own virtual vendor
 // CA (Env.Roots, Env.CAFile), never to Yubico's roots.
 //
-// The pcscd is isolated by scripts/virtual-yubikeys.sh: its own mount
-// namespace (root, or unprivileged user namespaces), its own socket, no USB
-// readers, vpcd ports chosen free at random; so test packages that `go test
-// ./...` runs in parallel each have their own. Start points
-// PCSCLITE_CSOCK_NAME at that socket for the whole test process.
+// The pcscd is isolated by virtualpiv.StartPCSCD: its own mount namespace
+// (root, or unprivileged user namespaces), its own socket, no USB readers,
+// vpcd ports chosen free at random; so test packages that `go test ./...`
+// runs in parallel each have their own. Start points this process's
+// pcsc-lite client at it (virtualpiv.RedirectClient) until the test ends.
 //
 // One Env at a time per test process: libpcsclite reads
-// PCSCLITE_CSOCK_NAME once, so every Env of a process reuses one socket
-// path, and Start waits until the previous Env is cleaned up (parallel
-// tests take turns). Start once per test.
+// PCSCLITE_CSOCK_NAME once, so a process has one client switch
+// (virtualpiv.PrepareClient), and Start waits until the Env that holds it
+// is cleaned up (parallel tests take turns, with the TUI's rehearsal
+// too). Start once per test.
 //
 // Tests that need pcscd and vpcd call Require (Start does). Under `make
 // test` (TUF_CEREMONY_ALL_TIERS=1) a missing package fails the test; run by
@@ -34,31 +35,29 @@
 package pivtest
 
 import (
-	"bufio"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/virtualpiv"
 )
 
 // SocketEnv is the variable libpcsclite reads the pcscd socket from.
-const SocketEnv = "PCSCLITE_CSOCK_NAME"
+const SocketEnv = virtualpiv.SocketEnv
 
 // VPCDDriver is where Debian's vsmartcard-vpcd installs the vpcd driver.
-const VPCDDriver = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+const VPCDDriver = virtualpiv.VPCDDriver
 
 // Timeouts of the helper.
 const (
@@ -69,44 +68,25 @@ const (
 	removalSettle = 100 * time.Millisecond
 )
 
+// PCSCD is a private pcscd with vpcd readers (virtualpiv.StartPCSCD).
+type PCSCD = virtualpiv.PCSCD
+
 // Require skips t (or fails it under TUF_CEREMONY_ALL_TIERS=1) unless pcscd,
 // the vpcd driver and a private mount namespace are available.
 func Require(t testing.TB) {
 	t.Helper()
-	softhsmtest.Require(t, PCSCDPath() != "", "pcscd", "pcscd")
-	_, err := os.Stat(VPCDDriver)
-	softhsmtest.Require(t, err == nil, "the vpcd virtual reader "+VPCDDriver, "vsmartcard-vpcd")
-	_, err = exec.LookPath("unshare")
-	softhsmtest.Require(t, err == nil, "unshare", "util-linux")
-	nsOnce.Do(func() { nsErr = exec.Command("unshare", namespaceArgs("true")...).Run() })
-	softhsmtest.Require(t, nsErr == nil,
-		fmt.Sprintf("a private mount namespace for pcscd (root, or unprivileged user namespaces: %v)", nsErr), "util-linux")
+	var u *virtualpiv.UnavailableError
+	if err := virtualpiv.Check(); errors.As(err, &u) {
+		what := u.What
+		if u.Err != nil {
+			what = fmt.Sprintf("%s (%s: %v)", u.What, u.Fix, u.Err)
+		}
+		softhsmtest.Require(t, false, what, u.Package)
+	}
 }
 
-var (
-	nsOnce sync.Once
-	nsErr  error
-)
-
-// PCSCDPath returns the path of pcscd, or "" when it is not installed. Debian
-// puts it in /usr/sbin, which is often not on a user's PATH.
-func PCSCDPath() string {
-	if p, err := exec.LookPath("pcscd"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/pcscd"); err == nil {
-		return "/usr/sbin/pcscd"
-	}
-	return ""
-}
-
-func namespaceArgs(cmd ...string) []string {
-	args := []string{"-m", "--propagation", "private"}
-	if os.Geteuid() != 0 {
-		args = append([]string{"-r"}, args...)
-	}
-	return append(args, cmd...)
-}
+// PCSCDPath returns the path of pcscd, or "" when it is not installed.
+func PCSCDPath() string { return virtualpiv.PCSCDPath() }
 
 // Options configure the cards of StartWith.
 type Options struct {
@@ -205,7 +185,7 @@ type Card struct {
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
-	log     *lines
+	log     *virtualpiv.Lines
 	done    chan struct{}
 	touches int // touch requests answered so far
 }
@@ -236,10 +216,10 @@ func (c *Card) start() error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("failed to start %s: %w", c.bin, err)
 	}
-	log := newLines(stderr)
+	log := virtualpiv.NewLines(stderr)
 	done := make(chan struct{})
 	go func() {
-		<-log.eof
+		<-log.EOF()
 		cmd.Wait()
 		close(done)
 	}()
@@ -299,9 +279,9 @@ func (c *Card) Kill(t testing.TB) {
 // Remove stops the card (SIGTERM) and waits until pcscd saw it go.
 func (c *Card) Remove(t testing.TB) {
 	t.Helper()
-	removed := c.pcscd.count("Card Removed From " + c.Reader)
+	removed := c.pcscd.Removed(c.Reader)
 	c.stop(syscall.SIGTERM)
-	if err := c.pcscd.wait("Card Removed From "+c.Reader, removed+1, startTimeout); err != nil {
+	if err := c.pcscd.WaitRemoved(c.Reader, removed+1, startTimeout); err != nil {
 		t.Fatalf("pivtest: card %d: %v", c.Index+1, err)
 	}
 	// pcscd logs the removal just before it updates the reader's state; a
@@ -314,7 +294,7 @@ func (c *Card) Remove(t testing.TB) {
 // waits until pcscd sees it.
 func (c *Card) Insert(t testing.TB) {
 	t.Helper()
-	inserted := c.pcscd.count("Card inserted into " + c.Reader)
+	inserted := c.pcscd.Inserted(c.Reader)
 	if err := c.start(); err != nil {
 		t.Fatalf("pivtest: %v", err)
 	}
@@ -335,7 +315,7 @@ func (c *Card) Touch() error {
 	if log == nil {
 		return errors.New("pivtest: card not running")
 	}
-	if err := log.wait("waiting for touch", want, touchTimeout); err != nil {
+	if err := log.Wait("waiting for touch", want, touchTimeout); err != nil {
 		return fmt.Errorf("pivtest: card %d never asked for a touch: %w", c.Index+1, err)
 	}
 	return cmd.Process.Signal(syscall.SIGUSR1)
@@ -350,7 +330,7 @@ func (c *Card) TouchRequests() int {
 	if log == nil {
 		return 0
 	}
-	return log.count("waiting for touch")
+	return log.Count("waiting for touch")
 }
 
 // Log returns what the card process printed.
@@ -364,145 +344,78 @@ func (c *Card) Log() string {
 	return log.String()
 }
 
-// PCSCD is a private pcscd with vpcd readers.
-type PCSCD struct {
-	Dir     string   // its directory (configuration, drivers, socket)
-	Socket  string   // the value of PCSCLITE_CSOCK_NAME
-	Readers []string // reader names, one per vpcd slot
-	Addrs   []string // vpcd address of each reader, for the card
-	log     *lines
-}
-
 // StartPCSCD starts a private pcscd with at least slots vpcd readers, and
-// points PCSCLITE_CSOCK_NAME at it. It is stopped when the test ends.
+// points this process's pcsc-lite client at it until the test ends. It is
+// stopped when the test ends.
 func StartPCSCD(t testing.TB, slots int) *PCSCD {
 	t.Helper()
 	Require(t)
-	socket := claimSocket(t)
-	dir := filepath.Dir(filepath.Dir(socket))
-	p := &PCSCD{Dir: dir, Socket: socket}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePorts(2 * ((slots + 1) / 2))
-		if err != nil {
-			t.Fatalf("pivtest: %v", err)
-		}
-		cmd := exec.Command("bash", softhsmtest.Script("virtual-yubikeys.sh"), "pcscd", dir, fmt.Sprint(slots), fmt.Sprint(port))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = cmd.Stdout
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("pivtest: failed to start pcscd: %v", err)
-		}
-		p.log = newLines(out)
-		done := make(chan struct{})
-		go func() { <-p.log.eof; cmd.Wait(); close(done) }()
-		stop := func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		}
-		lastErr = p.waitReady(done)
-		if lastErr == nil {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					t.Logf("pivtest: pcscd log:\n%s", p.log.String())
-				}
-				os.RemoveAll(dir)
-			})
-			p.Readers, p.Addrs = nil, nil
-			for i := 0; i < 2*((slots+1)/2); i++ {
-				p.Readers = append(p.Readers, fmt.Sprintf("Virtual YubiKey %d 00 %02d", i/2, i%2))
-				p.Addrs = append(p.Addrs, fmt.Sprintf("127.0.0.1:%d", port+i))
-			}
-			return p
-		}
-		stop()
+	claimClient(t)
+	dir, err := os.MkdirTemp("", "pivtest-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("pivtest: pcscd did not start: %v\n%s", lastErr, p.log.String())
-	return nil
-}
-
-// waitReady waits until pcscd listens on its socket with every reader.
-func (p *PCSCD) waitReady(exited <-chan struct{}) error {
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("pcscd exited")
-		default:
-		}
-		if p.log.count("Could not initialize") > 0 {
-			return errors.New("vpcd could not listen on its ports")
-		}
-		if fi, err := os.Stat(p.Socket); err == nil && fi.Mode()&os.ModeSocket != 0 && p.log.count("daemon ready") > 0 {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
+	p, err := virtualpiv.StartPCSCD(dir, slots)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("pivtest: %v", err)
 	}
-	return errors.New("timed out")
+	restore, err := virtualpiv.RedirectClient(p.Socket)
+	if err != nil {
+		p.Stop()
+		os.RemoveAll(dir)
+		t.Fatalf("pivtest: %v", err)
+	}
+	ownClient(t)
+	t.Cleanup(func() {
+		restore()
+		virtualpiv.ReleaseClient()
+		p.Stop()
+		if t.Failed() {
+			t.Logf("pivtest: pcscd log:\n%s", p.Log())
+		}
+		os.RemoveAll(dir)
+	})
+	return p
 }
 
-// WaitInserted waits until pcscd has seen a card inserted into reader n
-// times since it started.
-func (p *PCSCD) WaitInserted(reader string, n int, timeout time.Duration) error {
-	return p.wait("Card inserted into "+reader, n, timeout)
-}
-
-// Inserted counts the insertions pcscd saw in reader.
-func (p *PCSCD) Inserted(reader string) int { return p.count("Card inserted into " + reader) }
-
-// Removed counts the removals pcscd saw in reader.
-func (p *PCSCD) Removed(reader string) int { return p.count("Card Removed From " + reader) }
-
-func (p *PCSCD) count(suffix string) int { return p.log.countSuffix(suffix) }
-
-func (p *PCSCD) wait(suffix string, n int, timeout time.Duration) error {
-	return p.log.waitFunc(func(l *lines) bool { return l.countSuffixLocked(suffix) >= n }, timeout,
-		fmt.Sprintf("pcscd log line %q (×%d)", suffix, n))
-}
-
-// Log returns pcscd's log.
-func (p *PCSCD) Log() string { return p.log.String() }
-
-// WithoutPCSCD points PCSCLITE_CSOCK_NAME at this process's socket path
-// with no pcscd behind it, for the rest of the test: piv-go then fails as
-// when pcscd is not running, even if the machine runs one.
+// WithoutPCSCD points this process's pcsc-lite client at a socket with no
+// pcscd behind it, for the rest of the test: piv-go then fails as when
+// pcscd is not running, even if the machine runs one.
 func WithoutPCSCD(t testing.TB) {
 	t.Helper()
-	socket := claimSocket(t)
-	os.Remove(socket)
+	claimClient(t)
+	restore, err := virtualpiv.RedirectClient(filepath.Join(t.TempDir(), "no-pcscd.comm"))
+	if err != nil {
+		t.Fatalf("pivtest: %v", err)
+	}
+	t.Cleanup(func() {
+		restore()
+		virtualpiv.ReleaseClient()
+	})
+	ownClient(t)
 }
 
 var (
-	envMu    sync.Mutex // one Env per process at a time
 	ownerMu  sync.Mutex
 	envOwner testing.TB
-	dirOnce  sync.Once
-	dirPath  string
 )
 
-// claimSocket takes this process's pcscd socket path for the test (waiting
-// for the test that holds it to end) and points PCSCLITE_CSOCK_NAME at it.
-func claimSocket(t testing.TB) string {
+// claimClient refuses a second Env in the same test: the test would wait
+// for itself, since one Env at a time holds this process's pcsc-lite
+// client (virtualpiv.RedirectClient waits for the test that holds it).
+func claimClient(t testing.TB) {
 	t.Helper()
-	if !envMu.TryLock() {
-		ownerMu.Lock()
-		mine := envOwner == t
-		ownerMu.Unlock()
-		if mine {
-			t.Fatal("pivtest: this test already holds the pcscd of this process; start it once per test")
-		}
-		envMu.Lock()
+	ownerMu.Lock()
+	mine := envOwner == t
+	ownerMu.Unlock()
+	if mine {
+		t.Fatal("pivtest: this test already holds the pcscd of this process; start it once per test")
 	}
+}
+
+// ownClient records that t holds the client, until it ends.
+func ownClient(t testing.TB) {
 	ownerMu.Lock()
 	envOwner = t
 	ownerMu.Unlock()
@@ -510,59 +423,7 @@ func claimSocket(t testing.TB) string {
 		ownerMu.Lock()
 		envOwner = nil
 		ownerMu.Unlock()
-		envMu.Unlock()
 	})
-	socket := filepath.Join(processDir(t), "run", "pcscd.comm")
-	if err := os.Setenv(SocketEnv, socket); err != nil {
-		t.Fatal(err)
-	}
-	return socket
-}
-
-// processDir is the pcscd directory of this test process: the same path
-// for every Env, since libpcsclite reads the socket path only once.
-func processDir(t testing.TB) string {
-	dirOnce.Do(func() {
-		d, err := os.MkdirTemp("", "pivtest-")
-		if err == nil {
-			dirPath = d
-		}
-	})
-	if dirPath == "" {
-		t.Fatal("pivtest: cannot create a temporary directory")
-	}
-	if err := os.MkdirAll(dirPath, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dirPath
-}
-
-// freePorts finds n consecutive free TCP ports, starting at an even one.
-func freePorts(n int) (int, error) {
-	for try := 0; try < 100; try++ {
-		l, err := net.Listen("tcp4", "0.0.0.0:0")
-		if err != nil {
-			return 0, err
-		}
-		base := l.Addr().(*net.TCPAddr).Port &^ 1
-		l.Close()
-		if base < 1024 || base+n > 65535 {
-			continue
-		}
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", base+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, errors.New("no free TCP ports for vpcd")
 }
 
 var (
@@ -620,102 +481,4 @@ func goTool() string {
 		return p
 	}
 	return "go"
-}
-
-// lines collects the lines a process prints, for waiting on them.
-type lines struct {
-	mu     sync.Mutex
-	all    []string
-	notify chan struct{} // closed and replaced on every new line
-	eof    chan struct{}
-}
-
-func newLines(r io.Reader) *lines {
-	l := &lines{notify: make(chan struct{}), eof: make(chan struct{})}
-	go func() {
-		defer close(l.eof)
-		s := bufio.NewScanner(r)
-		s.Buffer(make([]byte, 64*1024), 1024*1024)
-		for s.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, s.Text())
-			close(l.notify)
-			l.notify = make(chan struct{})
-			l.mu.Unlock()
-		}
-		io.Copy(io.Discard, r)
-	}()
-	return l
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n")
-}
-
-func (l *lines) count(sub string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, s := range l.all {
-		if strings.Contains(s, sub) {
-			n++
-		}
-	}
-	return n
-}
-
-func (l *lines) countSuffix(suffix string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.countSuffixLocked(suffix)
-}
-
-func (l *lines) countSuffixLocked(suffix string) int {
-	n := 0
-	for _, s := range l.all {
-		if strings.HasSuffix(s, suffix) {
-			n++
-		}
-	}
-	return n
-}
-
-func (l *lines) wait(sub string, n int, timeout time.Duration) error {
-	return l.waitFunc(func(l *lines) bool {
-		k := 0
-		for _, s := range l.all {
-			if strings.Contains(s, sub) {
-				k++
-			}
-		}
-		return k >= n
-	}, timeout, fmt.Sprintf("line %q (×%d)", sub, n))
-}
-
-// waitFunc waits until ok (called with l.mu held) holds.
-func (l *lines) waitFunc(ok func(*lines) bool, timeout time.Duration, what string) error {
-	deadline := time.After(timeout)
-	for {
-		l.mu.Lock()
-		done, notify := ok(l), l.notify
-		l.mu.Unlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-notify:
-		case <-l.eof:
-			l.mu.Lock()
-			done = ok(l)
-			l.mu.Unlock()
-			if done {
-				return nil
-			}
-			return fmt.Errorf("process ended before %s", what)
-		case <-deadline:
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-	}
 }

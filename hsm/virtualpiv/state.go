@@ -1,4 +1,4 @@
-package main
+package virtualpiv
 
 import (
 	"crypto/rand"
@@ -135,6 +135,16 @@ func (f *Firmware) UnmarshalJSON(b []byte) error {
 	}
 	*f = v
 	return nil
+}
+
+// DefaultFirmware is the firmware of a new card unless told otherwise:
+// 5.7 brings Ed25519, RSA-3072 and an AES-192 management key.
+var DefaultFirmware = Firmware{5, 7, 1}
+
+// NewFactoryState makes the state of a factory-fresh YubiKey 5 (USB-A
+// keychain, DefaultFirmware) with the given serial (0: random).
+func NewFactoryState(serial uint32) (*State, error) {
+	return NewState(serial, DefaultFirmware, formFactorUSBAKeychain)
 }
 
 // NewState makes the state of a factory-fresh YubiKey with the given serial
@@ -318,7 +328,7 @@ func (st Store) Lock() (*os.File, error) {
 func (st Store) LoadOrCreate(serial uint32, fw *Firmware, formFactor *byte) (s *State, created bool, err error) {
 	s, err = st.Load()
 	if errors.Is(err, ErrNoState) {
-		f := Firmware{5, 7, 1}
+		f := DefaultFirmware
 		if fw != nil {
 			f = *fw
 		}
