@@ -35,6 +35,35 @@ func initToken(modulePath string, t NewToken) error {
 	if t.Label == "" || len(t.Label) > 32 || t.SOPIN.Empty() || t.UserPIN.Empty() {
 		return errors.New("a token needs a label of 1 to 32 bytes, an SO PIN and a user PIN")
 	}
+	if err := initTokenInFreeSlot(modulePath, t); err != nil {
+		return err
+	}
+	// SoftHSM renumbers the slot: the token is found again by label, with
+	// the module initialized again.
+	m, err := loadModule(modulePath)
+	if err != nil {
+		return err
+	}
+	defer m.release()
+	slots, err := m.ctx.GetSlotList(true)
+	if err != nil {
+		return deviceError("C_GetSlotList", err, modulePath)
+	}
+	for _, s := range slots {
+		ti, err := m.ctx.GetTokenInfo(s)
+		if err != nil || ti.Label != t.Label || ti.Flags&pkcs11.CKF_USER_PIN_INITIALIZED != 0 {
+			continue
+		}
+		return setUserPIN(m, s, t)
+	}
+	return errors.New("the new token did not appear")
+}
+
+// initTokenInFreeSlot runs C_InitToken in the module's free slot. The
+// module is loaded and released here, once: a module left initialized
+// would keep SoftHSM on its first configuration for the rest of the
+// process.
+func initTokenInFreeSlot(modulePath string, t NewToken) error {
 	m, err := loadModule(modulePath)
 	if err != nil {
 		return err
@@ -64,24 +93,7 @@ func initToken(modulePath string, t NewToken) error {
 	if err := raw.InitToken(uint(free), t.SOPIN.Reveal(), t.Label); err != nil {
 		return deviceError("C_InitToken", err, modulePath)
 	}
-	// SoftHSM renumbers the slot; find the token again after re-initializing.
-	m.release()
-	m, err = loadModule(modulePath)
-	if err != nil {
-		return err
-	}
-	slots, err = m.ctx.GetSlotList(true)
-	if err != nil {
-		return deviceError("C_GetSlotList", err, modulePath)
-	}
-	for _, s := range slots {
-		ti, err := m.ctx.GetTokenInfo(s)
-		if err != nil || ti.Label != t.Label || ti.Flags&pkcs11.CKF_USER_PIN_INITIALIZED != 0 {
-			continue
-		}
-		return setUserPIN(m, s, t)
-	}
-	return errors.New("the new token did not appear")
+	return nil
 }
 
 func setUserPIN(m *module, slot uint, t NewToken) error {

@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,5 +42,27 @@ func TestInitTokens(t *testing.T) {
 	}
 	if _, err := tok.GenerateKey(ctxBG, hsm.KeySpec{Algorithm: hsm.ECDSAP256, Label: "k"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// InitTokens leaves no module initialized behind it: SoftHSM, once
+// initialized, stays on its first configuration, so a leaked module would
+// keep this process on the rehearsal's token store (gone with it) and a
+// store named afterwards by SOFTHSM2_CONF would never be seen.
+func TestInitTokensReleasesTheModule(t *testing.T) {
+	first := softhsmtest.New(t, "first")
+	if err := InitTokens(first.Module, []NewToken{{Label: "made", SOPIN: hsm.NewPIN("87654321"), UserPIN: hsm.NewPIN("12345678")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(first.Dir); err != nil {
+		t.Fatal(err)
+	}
+	second := softhsmtest.New(t, "second")
+	infos, err := NewBackend().Tokens(context.Background(), []string{second.Module})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Label != "second" {
+		t.Fatalf("after InitTokens on another store, SOFTHSM2_CONF's store lists %v", infos)
 	}
 }
