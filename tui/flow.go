@@ -392,7 +392,9 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 	}
 	if f.err != nil {
 		switch {
-		case key.Matches(k, keys.Retry):
+		// On an input, r is typed: the value is corrected and submitted
+		// again with enter.
+		case key.Matches(k, keys.Retry) && (s == nil || s.kind != stepInput):
 			if s != nil && s.retryPrev && f.cur > 0 {
 				f.cur--
 				f.steps[f.cur].status = statusTodo
@@ -592,7 +594,11 @@ func (f *flow) help() []key.Binding {
 	case f.running != nil:
 		return []key.Binding{bind("esc", "stop")}
 	case f.err != nil:
-		b = append(b, keys.Retry)
+		if s != nil && s.kind == stepInput && !f.finished {
+			b = append(b, bind("enter", "try again"))
+		} else {
+			b = append(b, keys.Retry)
+		}
 		if errors.Is(f.err, hsm.ErrFinalTry) {
 			b = append(b, keys.Force)
 		}
@@ -627,28 +633,61 @@ func (f *flow) help() []key.Binding {
 	return append(b, keys.Back)
 }
 
-// stepLine is "Steps ✓1 ✓2 ▶3 4 5".
+// stepLine is "Steps ✓1 ✓2 ▶3 4 5". A flow with more steps than the
+// width holds (a plan built here, a rotation adding many keys) shows the
+// first, the last and those around the current one: "Steps ✓1 … ✓9 ▶10
+// 11 … 31".
 func (f *flow) stepLine() string {
 	st := f.sh.st
-	var parts []string
+	n := len(f.steps)
+	plain := make([]string, n)
+	styled := make([]string, n)
 	for i, s := range f.steps {
-		n := fmt.Sprint(i + 1)
+		num := fmt.Sprint(i + 1)
 		switch {
 		case s.status == statusDone:
-			parts = append(parts, st.ok.Render("✓"+n))
+			plain[i] = "✓" + num
+			styled[i] = st.ok.Render(plain[i])
 		case s.status == statusSkipped:
-			parts = append(parts, st.subtle.Render("-"+n))
+			plain[i] = "-" + num
+			styled[i] = st.subtle.Render(plain[i])
 		case i == f.cur && !f.finished:
-			parts = append(parts, st.selected.Render("▶"+n))
+			plain[i] = "▶" + num
+			styled[i] = st.selected.Render(plain[i])
 		default:
-			parts = append(parts, st.subtle.Render(" "+n))
+			plain[i] = " " + num
+			styled[i] = st.subtle.Render(plain[i])
 		}
 	}
-	line := "Steps " + strings.Join(parts, " ")
+	tail, room := "", f.sh.width-lenCells("Steps ")
 	if f.finished {
-		line += "  " + st.ok.Render("done")
+		tail = "  " + st.ok.Render("done")
+		room -= lenCells("  done")
 	}
-	return line
+	// line joins the steps in [lo, hi] with the first and the last; "…"
+	// stands for two steps or more.
+	line := func(lo, hi int, parts []string) string {
+		shown := func(i int) bool { return i == 0 || i == n-1 || (i >= lo && i <= hi) }
+		var out []string
+		for i := 0; i < n; i++ {
+			switch {
+			case shown(i) || (i > 0 && i < n-1 && shown(i-1) && shown(i+1)):
+				out = append(out, parts[i])
+			case shown(i - 1):
+				out = append(out, "…")
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	cur := min(f.cur, n-1)
+	lo, hi := 0, n-1
+	for k := n; k >= 0; k-- {
+		lo, hi = max(0, cur-k), min(n-1, cur+k)
+		if lenCells(line(lo, hi, plain)) <= room {
+			break
+		}
+	}
+	return "Steps " + line(lo, hi, styled) + tail
 }
 
 func (f *flow) view() string {
@@ -788,11 +827,14 @@ func errorView(st *styles, err error, hints []string, width int) string {
 		lines = append(lines[:6], fmt.Sprintf("… (%d more lines)", len(lines)-6))
 	}
 	for i, l := range lines {
-		prefix := "       "
-		if i == 0 {
-			prefix = st.bad.Render("error: ")
+		// A long line is wrapped, not cut: its end says what is wrong.
+		for j, part := range strings.Split(strings.TrimRight(wrapHard(l, width-7), "\n"), "\n") {
+			prefix := "       "
+			if i == 0 && j == 0 {
+				prefix = st.bad.Render("error: ")
+			}
+			b.WriteString(prefix + part + "\n")
 		}
-		b.WriteString(prefix + truncate(l, width-7) + "\n")
 	}
 	for _, h := range hints {
 		b.WriteString(st.warn.Render("hint: ") + truncate(h, width-6) + "\n")

@@ -1,0 +1,584 @@
+package tui
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/tuf-ceremony/tuf-ceremony/ceremony"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
+	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
+)
+
+// tab presses the tab key.
+func tab(h *harness) {
+	h.update(tea.KeyMsg{Type: tea.KeyTab})
+	h.settle()
+}
+
+// pick moves the cursor of a list to the option starting with label.
+func pick(t *testing.T, h *harness, label string) {
+	t.Helper()
+	for range 20 {
+		if strings.Contains(h.view(), "▶ "+label) {
+			return
+		}
+		h.key("down")
+	}
+	t.Fatalf("no option %q:\n%s", label, h.view())
+}
+
+// answer clears the focused input, types v and presses enter.
+func answer(h *harness, v string) {
+	h.clearInput()
+	if v != "" {
+		h.typeText(v)
+	}
+	h.key("enter")
+}
+
+// startBuilder opens the new repository and presses tab on "Open the
+// plan".
+func startBuilder(t *testing.T, h *harness) {
+	t.Helper()
+	h.key("n")
+	h.waitFor("1. Check the clock and the air gap")
+	h.key("enter")
+	v := h.waitFor("2. Open the plan", "tab build the plan here")
+	if !strings.Contains(v, "Press tab to build the plan here.") {
+		t.Errorf("the plan step does not say how to build a plan:\n%s", v)
+	}
+	tab(h)
+	h.waitFor("3. Name the repository", "name:")
+}
+
+// addTokenKey adds the key of custodian on the listed token label with the
+// default algorithm.
+func addTokenKey(t *testing.T, h *harness, role, label, custodian string) {
+	t.Helper()
+	pick(t, h, label)
+	h.key("enter")
+	h.waitFor("Name the custodian of this "+role+" key", "custodian:")
+	answer(h, custodian)
+	h.waitFor("Choose the algorithm of this "+role+" key", "▶ ecdsa-p256 (default)")
+	h.key("enter")
+	h.waitFor("The "+role+" keys", custodian)
+}
+
+// addPublicKey adds an online key from a PEM file.
+func addPublicKey(t *testing.T, h *harness, role, file string) {
+	t.Helper()
+	pick(t, h, "add a public key file")
+	h.key("enter")
+	h.waitFor("Give the public key file of a "+role+" key", "public key file:")
+	answer(h, file)
+	h.waitFor("The "+role+" keys (online)", role+" keys so far")
+}
+
+// wantError waits for an error naming a field, and checks the screen
+// still fits.
+func wantError(t *testing.T, h *harness, want string, more ...string) string {
+	t.Helper()
+	v := h.waitFor(append([]string{"error: " + want}, more...)...)
+	if strings.Contains(v, "goroutine") || strings.Contains(v, "panic") {
+		t.Errorf("a stack trace on screen:\n%s", v)
+	}
+	return v
+}
+
+// The whole builder by keys, with a mistake at each kind of field: every
+// problem is named by its field on the step that gives it, and the value
+// is taken only once it is right.
+func TestPlanBuilderByKeys(t *testing.T) {
+	dir := t.TempDir()
+	existing := writePlan(t, dir) // dir/ceremony.yaml exists: not to be replaced unasked
+	before, _ := os.ReadFile(existing)
+	media := filepath.Join(dir, "media")
+	fake := newFakeBackend("alice", "bob", "carol", "dave")
+	h := newHarness(t, testOptions(t, media, fake))
+	h.waitFor("Tokens (4)")
+	startBuilder(t, h)
+
+	answer(h, "")
+	wantError(t, h, "name: type the name of the repository")
+	answer(h, "built here")
+
+	// root: alice, bob, then a typed URI for carol.
+	v := h.waitFor("4. The root keys", "No root key yet.", "done: 0 root keys listed", "type a token URI")
+	if strings.Contains(v, "x remove the last key") {
+		t.Errorf("x is offered with no key:\n%s", v)
+	}
+	h.key("enter") // done, with no key
+	wantError(t, h, "roles.root.keys: no keys listed")
+	h.key("r")
+	pick(t, h, "alice")
+	h.key("enter")
+	h.waitFor("Name the custodian of this root key", "generated on pkcs11:token=alice")
+	answer(h, "")
+	wantError(t, h, "roles.root.keys[0].custodian: required with token")
+	answer(h, "alice;bob")
+	wantError(t, h, `roles.root.keys[0].custodian: custodian name "alice;bob": use letters`)
+	answer(h, "alice")
+	h.waitFor("Choose the algorithm of this root key", "▶ ecdsa-p256 (default)", "ed25519")
+	h.key("enter")
+	h.waitFor("root keys so far (1):", "1. alice      ecdsa-p256 on pkcs11:token=alice", "x remove the last key")
+	addTokenKey(t, h, "root", "bob", "bob")
+
+	// alice's token a second time: the plan names the duplicate.
+	pick(t, h, "alice")
+	v = h.view()
+	if !strings.Contains(v, "already in the plan: root key of alice") {
+		t.Errorf("alice's token is not marked as in the plan:\n%s", v)
+	}
+	h.key("enter")
+	wantError(t, h, "roles.root.keys[2].token: same token as roles.root.keys[0]")
+	h.key("r")
+	pick(t, h, "type a token URI")
+	h.key("enter")
+	h.waitFor("Type the token URI of a root key", "token URI:")
+	answer(h, "/dev/hsm0")
+	wantError(t, h, `roles.root.keys[2].token: "/dev/hsm0" is not a token address`)
+	answer(h, "pkcs11:token=carol?pin-value=0000")
+	v = wantError(t, h, "roles.root.keys[2].token: pin-value must not be written in a plan")
+	if strings.Count(v, "pin-value=0000") > 1 {
+		t.Errorf("the PIN typed is repeated on screen:\n%s", v)
+	}
+	answer(h, "pkcs11:token=carol")
+	h.waitFor("Name the custodian of this root key")
+	answer(h, "carol")
+	h.waitFor("Choose the algorithm")
+	h.key("down") // ecdsa-p384
+	h.key("enter")
+	h.waitFor("3. carol      ecdsa-p384 on pkcs11:token=carol")
+	// x takes the last key out again; carol is added back with the default.
+	h.key("x")
+	v = h.waitFor("root keys so far (2):")
+	if strings.Contains(v, "3. carol") {
+		t.Errorf("x did not remove carol's key:\n%s", v)
+	}
+	addTokenKey(t, h, "root", "carol", "carol")
+	pick(t, h, "done: 3 root keys listed")
+	h.key("enter")
+
+	v = h.waitFor("Set the root threshold", "How many of the 3 root keys must sign", "threshold: 2")
+	answer(h, "4")
+	wantError(t, h, "roles.root.threshold: 4 exceeds the 3 keys listed")
+	answer(h, "0")
+	wantError(t, h, "roles.root.threshold: must be at least 1")
+	answer(h, "two")
+	wantError(t, h, `roles.root.threshold: must be a whole number, got "two"`)
+	answer(h, "2")
+
+	h.waitFor("How long root metadata is valid", "expires: 365d")
+	answer(h, "1y")
+	wantError(t, h, `roles.root.expires: invalid duration "1y": unknown unit "y": write a year`)
+	answer(h, "12x")
+	wantError(t, h, `roles.root.expires: invalid duration "12x"`)
+	answer(h, "52w")
+
+	// targets: dave; one key, so no threshold to ask.
+	h.waitFor("The targets keys", "No targets key yet.")
+	addTokenKey(t, h, "targets", "dave", "dave")
+	pick(t, h, "done: 1 targets key listed")
+	h.key("enter")
+	v = h.waitFor("How long targets metadata is valid", "expires: 26w")
+	if strings.Contains(v, "Set the targets threshold") {
+		t.Errorf("a threshold asked for one key:\n%s", v)
+	}
+	h.key("enter")
+
+	// snapshot and timestamp: online keys from PEM files.
+	h.waitFor("The snapshot keys (online)", "No snapshot key yet.")
+	pick(t, h, "add a public key file")
+	h.key("enter")
+	h.waitFor("public key file:")
+	answer(h, filepath.Join(dir, "missing.pem"))
+	wantError(t, h, "roles.snapshot.keys[0].public_key:", "missing.pem does not exist")
+	answer(h, existing) // a YAML file, not a key
+	wantError(t, h, "roles.snapshot.keys[0].public_key: no PEM block found")
+	answer(h, filepath.Join(dir, "online-snapshot.pem"))
+	h.waitFor("The snapshot keys (online)", "1. online key "+filepath.Join(dir, "online-snapshot.pem"))
+	pick(t, h, "done: 1 snapshot key listed")
+	h.key("enter")
+	h.waitFor("How long snapshot metadata is valid", "expires: 7d")
+	h.key("enter")
+	h.waitFor("The timestamp keys (online)")
+	addPublicKey(t, h, "timestamp", filepath.Join(dir, "online-timestamp.pem"))
+	pick(t, h, "done: 1 timestamp key listed")
+	h.key("enter")
+	h.waitFor("How long timestamp metadata is valid", "expires: 1d")
+	answer(h, "12h")
+
+	// Where to save: ceremony.yaml next to the medium exists; it is kept
+	// unless the custodians say otherwise.
+	h.waitFor("Choose where to save the plan", "plan file: "+existing)
+	h.key("enter")
+	v = strings.Join(strings.Fields(h.waitFor("Confirm", "(y/n)")), " ")
+	if !strings.Contains(v, "exists and holds something else. Replace it with the plan built here?") {
+		t.Errorf("the question:\n%s", v)
+	}
+	h.key("n")
+	wantError(t, h, "the existing file was kept: type another path")
+	built := filepath.Join(dir, "built.yaml")
+	answer(h, built)
+
+	v = h.waitFor("Read the plan aloud", "Plan: built here", "root: 2 of 3 keys, expires after 52w",
+		"targets: 1 of 1 keys, expires after 26w", "online key online-snapshot.pem", "timestamp: 1 of 1 keys, expires after 12h",
+		"To be saved as "+built, "Fingerprint of the plan:", "enter everyone agrees", "e edit the plan")
+	for _, want := range []string{"alice      new ecdsa-p256 key on pkcs11:token=alice", "warning: roles.targets.keys: no spare key"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the review lacks %q:\n%s", want, v)
+		}
+	}
+	if _, err := os.Stat(built); err == nil {
+		t.Fatal("the plan was saved before it was agreed")
+	}
+	h.key("enter")
+
+	// From here the new repository goes on as from a plan file.
+	for _, who := range []string{"alice", "bob", "carol", "dave"} {
+		h.waitFor("insert the token of "+who, "✓ "+who)
+		h.key("enter")
+		h.waitFor("type your PIN")
+		h.typeText("1234")
+		h.key("enter")
+	}
+	v = h.waitFor("Keys generated, version 1 staged", "staged staged/1.root.json")
+	if !strings.Contains(v, "root: 2 of 3") {
+		t.Errorf("keys screen:\n%s", v)
+	}
+	h.key("enter")
+	h.waitFor("Sign a staged proposal")
+
+	want := `name: built here
+roles:
+  root:
+    threshold: 2
+    expires: 52w
+    keys:
+      - {custodian: alice, token: "pkcs11:token=alice"}
+      - {custodian: bob, token: "pkcs11:token=bob"}
+      - {custodian: carol, token: "pkcs11:token=carol"}
+  targets:
+    threshold: 1
+    expires: 26w
+    keys:
+      - {custodian: dave, token: "pkcs11:token=dave"}
+  snapshot:
+    threshold: 1
+    expires: 1w
+    keys:
+      - {public_key: "online-snapshot.pem"}
+  timestamp:
+    threshold: 1
+    expires: 12h
+    keys:
+      - {public_key: "online-timestamp.pem"}
+`
+	data, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != want {
+		t.Errorf("saved plan:\n%s\nwant:\n%s", data, want)
+	}
+	if after, _ := os.ReadFile(existing); string(after) != string(before) {
+		t.Error("the existing ceremony.yaml was changed")
+	}
+	if onMedia, _ := os.ReadFile(filepath.Join(media, ceremony.PlanFile)); string(onMedia) != string(data) {
+		t.Errorf("the medium's plan differs from the saved one:\n%s", onMedia)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".tuf-ceremony-tmp-*")); len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+
+	// The transcript says the plan was built here, with its SHA-256, the
+	// same as init's.
+	sum := sha256.Sum256(data)
+	hexSum := hex.EncodeToString(sum[:])
+	ws, err := ceremony.OpenWorkspace(media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ws.Transcript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ack, initSum string
+	for _, e := range entries {
+		switch e.Event {
+		case "acknowledged":
+			var a ackRecord
+			if err := json.Unmarshal(e.Data, &a); err != nil {
+				t.Fatal(err)
+			}
+			if a.Title == "Read the plan aloud" {
+				ack = a.Text
+			}
+		case "init":
+			var d struct {
+				Sum string `json:"plan_sha256"`
+			}
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			initSum = d.Sum
+		}
+	}
+	if wantAck := "plan built in the TUI, sha256 " + hexSum + ", read aloud and agreed; saved as " + built; ack != wantAck {
+		t.Errorf("acknowledgement %q, want %q", ack, wantAck)
+	}
+	if initSum != hexSum {
+		t.Errorf("init recorded plan sha256 %s, the file has %s", initSum, hexSum)
+	}
+}
+
+// e on the review goes through the builder again with every value kept;
+// changing one changes the plan.
+func TestPlanBuilderEdit(t *testing.T) {
+	dir := t.TempDir()
+	writePlan(t, dir)
+	media := filepath.Join(dir, "sub", "media")
+	if err := os.MkdirAll(filepath.Dir(media), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, testOptions(t, media, newFakeBackend("alice", "bob", "carol", "dave")))
+	h.waitFor("Tokens (4)")
+	startBuilder(t, h)
+	answer(h, "edit test")
+	h.waitFor("The root keys")
+	addTokenKey(t, h, "root", "alice", "alice")
+	addTokenKey(t, h, "root", "bob", "bob")
+	h.waitFor("▶ done: 2 root keys listed")
+	h.key("enter")
+	h.waitFor("Set the root threshold", "threshold: 2")
+	h.key("enter")
+	h.waitFor("How long root metadata is valid")
+	h.key("enter")
+	addTokenKey(t, h, "targets", "carol", "carol")
+	addTokenKey(t, h, "targets", "dave", "dave")
+	pick(t, h, "done")
+	h.key("enter")
+	h.waitFor("Set the targets threshold", "threshold: 2")
+	answer(h, "1")
+	h.waitFor("How long targets metadata is valid")
+	h.key("enter")
+	addPublicKey(t, h, "snapshot", filepath.Join(dir, "online-snapshot.pem"))
+	h.key("enter")
+	h.waitFor("How long snapshot metadata is valid")
+	h.key("enter")
+	addPublicKey(t, h, "timestamp", filepath.Join(dir, "online-timestamp.pem"))
+	h.key("enter")
+	h.waitFor("How long timestamp metadata is valid")
+	h.key("enter")
+	h.waitFor("Choose where to save the plan", "plan file: "+filepath.Join(dir, "sub", "ceremony.yaml"))
+	h.key("enter")
+	// Outside the plan's directory, public key files stay absolute.
+	h.waitFor("Read the plan aloud", "root: 2 of 2 keys", "targets: 1 of 2 keys",
+		"online key "+filepath.Join(dir, "online-snapshot.pem")[:30])
+
+	// Edit: the same answers come back; the root threshold becomes 1.
+	h.key("e")
+	h.waitFor("Name the repository", "name: edit test")
+	h.key("enter")
+	h.waitFor("The root keys", "root keys so far (2):", "▶ done: 2 root keys listed")
+	h.key("enter")
+	h.waitFor("Set the root threshold", "threshold: 2")
+	answer(h, "1")
+	for _, title := range []string{"How long root metadata is valid", "The targets keys", "Set the targets threshold",
+		"How long targets metadata is valid", "The snapshot keys", "How long snapshot metadata is valid",
+		"The timestamp keys", "How long timestamp metadata is valid", "Choose where to save the plan"} {
+		h.waitFor(title)
+		h.key("enter")
+	}
+	h.waitFor("Read the plan aloud", "root: 1 of 2 keys", "warning: roles.root.threshold: a threshold of 1")
+	h.key("enter")
+	h.waitFor("insert the token of alice")
+	data, err := os.ReadFile(filepath.Join(dir, "sub", "ceremony.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := ceremony.ParsePlan(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Roles.Root.Threshold != 1 || plan.Roles.Targets.Threshold != 1 || len(plan.Roles.Targets.Keys) != 2 {
+		t.Errorf("saved plan:\n%s", data)
+	}
+	if k := plan.Roles.Snapshot.Keys[0].PublicKey; k != filepath.Join(dir, "online-snapshot.pem") {
+		t.Errorf("snapshot key file %q", k)
+	}
+}
+
+// A long flow keeps its step line on one line of the terminal.
+func TestStepLineFitsTheWidth(t *testing.T) {
+	sh := &shared{st: newStyles(testOptions(t, "", nil).Renderer), width: 40}
+	var steps []*step
+	for range 30 {
+		steps = append(steps, &step{})
+	}
+	f := &flow{sh: sh, steps: steps, cur: 14}
+	for i := range 14 {
+		steps[i].status = statusDone
+	}
+	steps[1].status = statusSkipped
+	got := f.stepLine()
+	if lenCells(got) > 40 {
+		t.Errorf("step line %q (%d cells), want at most 40", got, lenCells(got))
+	}
+	if !strings.Contains(got, "▶15") || !strings.HasPrefix(got, "Steps ✓1 …") || !strings.HasSuffix(got, "…  30") {
+		t.Errorf("step line %q", got)
+	}
+	sh.width = 200
+	if got := f.stepLine(); strings.Contains(got, "…") {
+		t.Errorf("elided although it fits: %q", got)
+	}
+}
+
+// A plan built in the TUI on real SoftHSM tokens goes through init,
+// signing and publishing, and the result verifies as a TUF client would.
+func TestPlanBuilderSoftHSM(t *testing.T) {
+	store := softhsmtest.New(t, "alice", "bob", "carol", "dave")
+	dir := t.TempDir()
+	writePlan(t, dir)
+	media := filepath.Join(dir, "media")
+	opts := testOptions(t, media, pkcs11.NewBackend())
+	opts.Modules = []string{store.Module}
+	h := newHarness(t, opts)
+	h.waitFor("Tokens (4)")
+	startBuilder(t, h)
+	answer(h, "softhsm built")
+	h.waitFor("The root keys")
+	for _, who := range []string{"alice", "bob", "carol"} {
+		addTokenKey(t, h, "root", who, who)
+	}
+	pick(t, h, "done")
+	h.key("enter")
+	h.waitFor("Set the root threshold", "threshold: 2")
+	h.key("enter")
+	h.waitFor("How long root metadata is valid")
+	h.key("enter")
+	addTokenKey(t, h, "targets", "dave", "dave")
+	pick(t, h, "done")
+	h.key("enter")
+	h.waitFor("How long targets metadata is valid")
+	h.key("enter")
+	addPublicKey(t, h, "snapshot", filepath.Join(dir, "online-snapshot.pem"))
+	h.key("enter")
+	h.waitFor("How long snapshot metadata is valid")
+	h.key("enter")
+	addPublicKey(t, h, "timestamp", filepath.Join(dir, "online-timestamp.pem"))
+	h.key("enter")
+	h.waitFor("How long timestamp metadata is valid")
+	h.key("enter")
+	h.waitFor("Choose where to save the plan")
+	answer(h, filepath.Join(dir, "built.yaml"))
+	h.waitFor("Read the plan aloud", "root: 2 of 3 keys", "alice      new ecdsa-p256 key on pkcs11:token=alice")
+	h.key("enter")
+
+	for _, who := range []string{"alice", "bob", "carol", "dave"} {
+		h.waitFor("insert the token of " + who)
+		h.key("enter")
+		h.waitFor("type your PIN")
+		h.typeText(store.PIN(t, who))
+		h.key("enter")
+	}
+	h.waitFor("Keys generated, version 1 staged", "staged staged/1.targets.json")
+	h.key("enter")
+
+	sign := func(who, file string) {
+		t.Helper()
+		h.waitFor("2. See what is staged")
+		h.key("enter")
+		h.waitFor("3. Insert the token", "✓ "+who+"'s key: signs "+file)
+		pick(t, h, who)
+		h.key("enter")
+		h.waitFor("Review: staged/" + file)
+		h.key("y")
+		h.waitFor("type your PIN")
+		h.typeText(store.PIN(t, who))
+		h.key("enter")
+		h.waitFor("5. Signed")
+		h.key("enter")
+	}
+	sign("alice", "1.root.json")
+	sign("bob", "1.root.json")
+	sign("dave", "1.targets.json")
+	h.waitFor("tuf-ceremony · Publish", "ready to publish")
+	h.key("enter")
+	h.waitFor("Published; verified as a TUF client would", "OK: no problem found")
+
+	rep, err := ceremony.Verify(media, ceremony.VerifyOptions{At: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("the published metadata does not verify: %v", rep.Problems)
+	}
+	data, err := os.ReadFile(filepath.Join(media, ceremony.PlanFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := ceremony.ParsePlan(data)
+	if err != nil {
+		t.Fatalf("the plan on the medium: %v", err)
+	}
+	if plan.Name != "softhsm built" || !strings.HasPrefix(plan.Roles.Root.Keys[0].Token, "pkcs11:token=alice") {
+		t.Errorf("plan on the medium: %+v", plan.Roles.Root.Keys)
+	}
+}
+
+// The builder's key screens at 80x24: a key list with the tokens present,
+// and a threshold refused by the plan's own validation.
+func TestPlanBuilderGolden(t *testing.T) {
+	toBuilder := func(t *testing.T, tm *teatest.TestModel) {
+		waitText(t, tm, "empty: ready", "Tokens (4)")
+		press(tm, "n")
+		waitText(t, tm, "Check the clock")
+		press(tm, "enter")
+		waitText(t, tm, "Open the plan")
+		tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+		waitText(t, tm, "Name the repository")
+		tm.Type("example.org updates")
+		press(tm, "enter")
+		waitText(t, tm, "No root key yet.")
+		for _, who := range []string{"alice", "bob"} {
+			press(tm, "down")
+			if who == "bob" {
+				press(tm, "down")
+			}
+			press(tm, "enter")
+			waitText(t, tm, "Name the custodian")
+			tm.Type(who)
+			press(tm, "enter")
+			waitText(t, tm, "Choose the algorithm")
+			press(tm, "enter")
+			waitText(t, tm, "keys so far ("+map[string]string{"alice": "1", "bob": "2"}[who])
+		}
+	}
+	t.Run("keys", func(t *testing.T) {
+		dir := t.TempDir()
+		fake := newFakeBackend("alice", "bob", "carol", "dave")
+		goldenScreen(t, dir, goldenOptions(t, fake), func(tm *teatest.TestModel) { toBuilder(t, tm) },
+			"root keys so far (2)", "done: 2 root keys listed")
+	})
+	t.Run("threshold", func(t *testing.T) {
+		dir := t.TempDir()
+		fake := newFakeBackend("alice", "bob", "carol", "dave")
+		goldenScreen(t, dir, goldenOptions(t, fake), func(tm *teatest.TestModel) {
+			toBuilder(t, tm)
+			press(tm, "enter") // done: 2 root keys listed
+			waitText(t, tm, "Set the root threshold")
+			tm.Send(tea.KeyMsg{Type: tea.KeyBackspace})
+			tm.Type("3")
+			press(tm, "enter")
+		}, "3 exceeds the 2 keys listed")
+	})
+}
