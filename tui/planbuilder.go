@@ -46,6 +46,7 @@ type planBuilder struct {
 
 // builtPlan is what the check of the whole plan returns.
 type builtPlan struct {
+	path    string // absolute
 	data    []byte
 	plan    *ceremony.Plan
 	replace bool
@@ -574,15 +575,15 @@ func (b *planBuilder) saveStep() *step {
 			return nil
 		},
 		run: func(f *flow) jobFunc {
-			path, draft := b.path, b.draft
+			path, draft, media := b.path, b.draft, f.media
 			draft.Roles = copyRoles(draft.Roles)
 			return func(ctx context.Context, p ceremony.Prompter) (any, error) {
-				return finishPlan(ctx, p, path, draft)
+				return finishPlan(ctx, p, path, media, draft)
 			}
 		},
 		done: func(f *flow, res any) error {
 			bp := res.(builtPlan)
-			b.data, b.checked, b.replace = bp.data, bp.plan, bp.replace
+			b.path, b.data, b.checked, b.replace = bp.path, bp.data, bp.plan, bp.replace
 			return nil
 		},
 	}
@@ -590,12 +591,26 @@ func (b *planBuilder) saveStep() *step {
 
 // finishPlan writes the draft as it will be saved at path (public key
 // files under the plan's directory relative to it), checks it whole as
-// LoadPlan will, and asks before replacing an existing file.
-func finishPlan(ctx context.Context, p ceremony.Prompter, path string, draft ceremony.Plan) (builtPlan, error) {
-	dir, err := filepath.Abs(filepath.Dir(path))
+// LoadPlan will, checks that the plan can be saved there, and asks before
+// replacing an existing file.
+func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, draft ceremony.Plan) (builtPlan, error) {
+	path, err := filepath.Abs(path)
 	if err != nil {
 		return builtPlan{}, err
 	}
+	dir := filepath.Dir(path)
+	if m, err := filepath.Abs(media); err == nil && (dir == m || strings.HasPrefix(dir, m+string(filepath.Separator))) {
+		return builtPlan{}, fmt.Errorf("%s is on the medium, which only tuf-ceremony writes (init copies the plan there): save it outside, e.g. %s", path, defaultPlanPath(m))
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return builtPlan{}, fmt.Errorf("%s is not a directory: type where to save the plan", dir)
+	}
+	probe, err := os.CreateTemp(dir, ".tuf-ceremony-probe-*")
+	if err != nil {
+		return builtPlan{}, fmt.Errorf("cannot save the plan in %s: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	for _, role := range draft.RoleNames() {
 		r := draft.Role(role)
 		if r == nil {
@@ -618,7 +633,11 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path string, draft cer
 	if err != nil {
 		return builtPlan{}, err
 	}
-	bp := builtPlan{data: data, plan: plan}
+	// init keeps a plan already on the medium: it must be this one.
+	if old, err := os.ReadFile(filepath.Join(media, ceremony.PlanFile)); err == nil && !bytes.Equal(old, data) {
+		return builtPlan{}, fmt.Errorf("the medium already holds another plan (%s), which the new repository would keep: open that plan instead (esc, then n), or start from a medium without one", filepath.Join(media, ceremony.PlanFile))
+	}
+	bp := builtPlan{path: path, data: data, plan: plan}
 	if fi, err := os.Lstat(path); err == nil {
 		if !fi.Mode().IsRegular() {
 			return builtPlan{}, fmt.Errorf("%s exists and is not a regular file: type another path", path)
@@ -664,10 +683,16 @@ func (b *planBuilder) reviewStep(s *initState) *step {
 			return []action{{key: bind("e", "edit the plan"), run: func(f *flow) tea.Cmd { return b.edit(f, s) }}}
 		},
 		finalKey: "everyone agrees",
+		// A plan that cannot be saved: r goes back to its path.
+		retryPrev: true,
 		run: func(f *flow) jobFunc {
 			path, data, replace := b.path, b.data, b.replace
 			return func(ctx context.Context, _ ceremony.Prompter) (any, error) {
-				return saveAndLoadPlan(path, data, replace)
+				lp, err := saveAndLoadPlan(path, data, replace)
+				if err != nil {
+					return nil, &planSaveError{err}
+				}
+				return lp, nil
 			}
 		},
 		done: func(f *flow, res any) error {
@@ -676,6 +701,15 @@ func (b *planBuilder) reviewStep(s *initState) *step {
 			return nil
 		},
 	}
+}
+
+// planSaveError is a plan that could not be saved or loaded back.
+type planSaveError struct{ err error }
+
+func (e *planSaveError) Error() string { return e.err.Error() }
+func (e *planSaveError) Unwrap() error { return e.err }
+func (e *planSaveError) Hints() []string {
+	return []string{"press r to give another path (the plan built is kept), then read it aloud again"}
 }
 
 // saveAndLoadPlan saves the plan and loads it back exactly as a plan file

@@ -340,13 +340,35 @@ roles:
 	}
 }
 
+// flatError waits for an error and checks that it says phrase, however
+// the screen wraps it.
+func flatError(t *testing.T, h *harness, phrase string) {
+	t.Helper()
+	v := strings.Join(strings.Fields(h.waitFor("error:")), " ")
+	if !strings.Contains(v, phrase) {
+		t.Fatalf("the error does not say %q:\n%s", phrase, h.view())
+	}
+}
+
 // e on the review goes through the builder again with every value kept;
-// changing one changes the plan.
-func TestPlanBuilderEdit(t *testing.T) {
+// changing one changes the plan. The plan is saved neither on the medium
+// nor over a file that appeared meanwhile, and a medium that already holds
+// another plan is named.
+func TestPlanBuilderEditAndSave(t *testing.T) {
 	dir := t.TempDir()
 	writePlan(t, dir)
 	media := filepath.Join(dir, "sub", "media")
-	if err := os.MkdirAll(filepath.Dir(media), 0o755); err != nil {
+	if err := os.MkdirAll(media, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A workspace holding another plan (and no root yet).
+	ws, err := ceremony.OpenOrNewWorkspace(media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := ws.Begin()
+	tx.Create(ceremony.PlanFile, []byte("name: another plan\n"))
+	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(t, testOptions(t, media, newFakeBackend("alice", "bob", "carol", "dave")))
@@ -380,6 +402,15 @@ func TestPlanBuilderEdit(t *testing.T) {
 	h.key("enter")
 	h.waitFor("Choose where to save the plan", "plan file: "+filepath.Join(dir, "sub", "ceremony.yaml"))
 	h.key("enter")
+	flatError(t, h, "the medium already holds another plan")
+	tx = ws.Begin()
+	tx.Remove(ceremony.PlanFile)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	answer(h, filepath.Join(media, "plan.yaml"))
+	flatError(t, h, "is on the medium, which only tuf-ceremony writes")
+	answer(h, filepath.Join(dir, "sub", "ceremony.yaml"))
 	// Outside the plan's directory, public key files stay absolute.
 	h.waitFor("Read the plan aloud", "root: 2 of 2 keys", "targets: 1 of 2 keys",
 		"online key "+filepath.Join(dir, "online-snapshot.pem")[:30])
@@ -399,9 +430,25 @@ func TestPlanBuilderEdit(t *testing.T) {
 		h.key("enter")
 	}
 	h.waitFor("Read the plan aloud", "root: 1 of 2 keys", "warning: roles.root.threshold: a threshold of 1")
+	// Someone writes a file where the plan is to go: it is not replaced,
+	// and r goes back to the path.
+	theirs := filepath.Join(dir, "sub", "ceremony.yaml")
+	if err := os.WriteFile(theirs, []byte("theirs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.key("enter")
+	flatError(t, h, "a file of that name exists")
+	flatError(t, h, "hint: press r to give another path")
+	h.key("r")
+	h.waitFor("Choose where to save the plan")
+	answer(h, filepath.Join(dir, "sub", "built.yaml"))
+	h.waitFor("Read the plan aloud", "root: 1 of 2 keys")
 	h.key("enter")
 	h.waitFor("insert the token of alice")
-	data, err := os.ReadFile(filepath.Join(dir, "sub", "ceremony.yaml"))
+	if got, _ := os.ReadFile(theirs); string(got) != "theirs\n" {
+		t.Errorf("the file that appeared was replaced: %q", got)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "sub", "built.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
