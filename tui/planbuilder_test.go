@@ -167,7 +167,7 @@ func TestPlanBuilderByKeys(t *testing.T) {
 	pick(t, h, "done: 3 root keys listed")
 	h.key("enter")
 
-	v = h.waitFor("Set the root threshold", "How many of the 3 root keys must sign", "threshold: 2")
+	h.waitFor("Set the root threshold", "How many of the 3 root keys must sign", "threshold: 2")
 	answer(h, "4")
 	wantError(t, h, "roles.root.threshold: 4 exceeds the 3 keys listed")
 	answer(h, "0")
