@@ -371,7 +371,8 @@ func TestPlanBuilderEditAndSave(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, testOptions(t, media, newFakeBackend("alice", "bob", "carol", "dave")))
+	fake := newFakeBackend("alice", "bob", "carol", "dave")
+	h := newHarness(t, testOptions(t, media, fake))
 	h.waitFor("Tokens (4)")
 	startBuilder(t, h)
 	answer(h, "edit test")
@@ -384,6 +385,15 @@ func TestPlanBuilderEditAndSave(t *testing.T) {
 	h.key("enter")
 	h.waitFor("How long root metadata is valid")
 	h.key("enter")
+	// The list follows the tokens as they come and go.
+	h.waitFor("The targets keys")
+	fake.add("erin", "0000000000002000")
+	fake.setPresent("bob", false)
+	h.poll()
+	v := h.waitFor("erin     Fake HSM 0000000000002000")
+	if strings.Contains(v, "bob      Fake HSM") {
+		t.Errorf("bob's token was pulled out but is still listed:\n%s", v)
+	}
 	addTokenKey(t, h, "targets", "carol", "carol")
 	addTokenKey(t, h, "targets", "dave", "dave")
 	pick(t, h, "done")
