@@ -536,7 +536,10 @@ func TestPlanBuilderSoftHSM(t *testing.T) {
 	h.waitFor("How long timestamp metadata is valid")
 	h.key("enter")
 	h.waitFor("Choose where to save the plan")
-	answer(h, filepath.Join(dir, "built.yaml"))
+	// Over the plan file there, with the custodians' yes.
+	answer(h, filepath.Join(dir, "ceremony.yaml"))
+	h.waitFor("Confirm", "Replace it")
+	h.key("y")
 	h.waitFor("Read the plan aloud", "root: 2 of 3 keys", "alice      new ecdsa-p256 key on pkcs11:token=alice")
 	h.key("enter")
 
@@ -589,6 +592,9 @@ func TestPlanBuilderSoftHSM(t *testing.T) {
 	}
 	if plan.Name != "softhsm built" || !strings.HasPrefix(plan.Roles.Root.Keys[0].Token, "pkcs11:token=alice") {
 		t.Errorf("plan on the medium: %+v", plan.Roles.Root.Keys)
+	}
+	if saved, _ := os.ReadFile(filepath.Join(dir, "ceremony.yaml")); string(saved) != string(data) {
+		t.Errorf("the replaced plan file differs from the medium's:\n%s", saved)
 	}
 }
 
