@@ -37,6 +37,9 @@ type flow struct {
 	cursor  int
 	err     error
 	errHint []string
+	// retype: the error is corrected by editing the input's value (r is
+	// then typed, not taken as "try again").
+	retype  bool
 	running *job
 	log     []string
 	touch   *touchMsg
@@ -242,9 +245,15 @@ func (f *flow) startJob(fn jobFunc) tea.Cmd {
 }
 
 func (f *flow) fail(err error) {
+	var r retyper
 	f.err = err
 	f.errHint = hintsFor(err)
+	f.retype = errors.As(err, &r)
 }
+
+// retyper is an error that the custodian corrects by editing the value of
+// an input step, as a value refused by the step's submit is.
+type retyper interface{ Retype() }
 
 // busy: a ceremony that has begun and not finished is work in progress.
 func (f *flow) busy() bool {
@@ -392,9 +401,9 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 	}
 	if f.err != nil {
 		switch {
-		// On an input, r is typed: the value is corrected and submitted
-		// again with enter.
-		case key.Matches(k, keys.Retry) && (s == nil || s.kind != stepInput):
+		// A value to correct: r is typed into the input, and enter
+		// submits the value again.
+		case key.Matches(k, keys.Retry) && !(f.retype && s != nil && s.kind == stepInput):
 			if s != nil && s.retryPrev && f.cur > 0 {
 				f.cur--
 				f.steps[f.cur].status = statusTodo
@@ -438,6 +447,7 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 			if s.submit != nil {
 				if err := s.submit(f, strings.TrimSpace(f.input.Value())); err != nil {
 					f.fail(err)
+					f.retype = true
 					return nil
 				}
 			}
@@ -594,7 +604,7 @@ func (f *flow) help() []key.Binding {
 	case f.running != nil:
 		return []key.Binding{bind("esc", "stop")}
 	case f.err != nil:
-		if s != nil && s.kind == stepInput && !f.finished {
+		if f.retype && s != nil && s.kind == stepInput {
 			b = append(b, bind("enter", "try again"))
 		} else {
 			b = append(b, keys.Retry)

@@ -52,8 +52,9 @@ type builtPlan struct {
 	replace bool
 }
 
-// planProblems are the problems the ceremony library found in the fields
-// a step gives, each naming its field.
+// planProblems are the problems found in what a step was given, each
+// naming its field (as the ceremony library names it for a plan file):
+// the custodian corrects the value and gives it again.
 type planProblems struct {
 	problems []string
 	hint     string
@@ -61,6 +62,12 @@ type planProblems struct {
 
 func (e *planProblems) Error() string   { return strings.Join(e.problems, "\n") }
 func (e *planProblems) Hints() []string { return []string{e.hint} }
+func (e *planProblems) Retype()         {}
+
+// retypePath is a path refused by the save step.
+func retypePath(format string, args ...any) error {
+	return &planProblems{problems: []string{fmt.Sprintf(format, args...)}, hint: hintRetype}
+}
 
 const (
 	hintRetype = "correct the value and press enter; esc clears this message"
@@ -547,9 +554,6 @@ func defaultPlanPath(media string) string {
 	return filepath.Join(filepath.Dir(filepath.Clean(media)), ceremony.PlanFile)
 }
 
-// errPlanKept is the custodians declining to replace an existing file.
-var errPlanKept = errors.New("the existing file was kept: type another path")
-
 // saveStep asks where the plan goes and checks the whole plan as it will
 // be saved there; an existing file is replaced only if the custodians say
 // so.
@@ -600,14 +604,14 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, dr
 	}
 	dir := filepath.Dir(path)
 	if m, err := filepath.Abs(media); err == nil && (dir == m || strings.HasPrefix(dir, m+string(filepath.Separator))) {
-		return builtPlan{}, fmt.Errorf("%s is on the medium, which only tuf-ceremony writes (init copies the plan there): save it outside, e.g. %s", path, defaultPlanPath(m))
+		return builtPlan{}, retypePath("%s is on the medium, which only tuf-ceremony writes (init copies the plan there): save it outside, e.g. %s", path, defaultPlanPath(m))
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return builtPlan{}, fmt.Errorf("%s is not a directory: type where to save the plan", dir)
+		return builtPlan{}, retypePath("%s is not a directory: type where to save the plan", dir)
 	}
 	probe, err := os.CreateTemp(dir, ".tuf-ceremony-probe-*")
 	if err != nil {
-		return builtPlan{}, fmt.Errorf("cannot save the plan in %s: %w", dir, err)
+		return builtPlan{}, retypePath("cannot save the plan in %s: %v", dir, err)
 	}
 	probe.Close()
 	os.Remove(probe.Name())
@@ -635,12 +639,15 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, dr
 	}
 	// init keeps a plan already on the medium: it must be this one.
 	if old, err := os.ReadFile(filepath.Join(media, ceremony.PlanFile)); err == nil && !bytes.Equal(old, data) {
-		return builtPlan{}, fmt.Errorf("the medium already holds another plan (%s), which the new repository would keep: open that plan instead (esc, then n), or start from a medium without one", filepath.Join(media, ceremony.PlanFile))
+		return builtPlan{}, &planProblems{
+			problems: []string{fmt.Sprintf("the medium already holds another plan (%s), which the new repository would keep", filepath.Join(media, ceremony.PlanFile))},
+			hint:     "open that plan instead (esc, then n), or start from a medium without one",
+		}
 	}
 	bp := builtPlan{path: path, data: data, plan: plan}
 	if fi, err := os.Lstat(path); err == nil {
 		if !fi.Mode().IsRegular() {
-			return builtPlan{}, fmt.Errorf("%s exists and is not a regular file: type another path", path)
+			return builtPlan{}, retypePath("%s exists and is not a regular file: type another path", path)
 		}
 		old, err := os.ReadFile(path)
 		if err != nil {
@@ -652,7 +659,7 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, dr
 				return builtPlan{}, err
 			}
 			if !ok {
-				return builtPlan{}, errPlanKept
+				return builtPlan{}, retypePath("%s was kept: type another path", path)
 			}
 		}
 		bp.replace = true

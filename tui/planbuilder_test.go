@@ -122,7 +122,13 @@ func TestPlanBuilderByKeys(t *testing.T) {
 	h.key("enter")
 	h.waitFor("Name the custodian of this root key", "generated on pkcs11:token=alice")
 	answer(h, "")
-	wantError(t, h, "roles.root.keys[0].custodian: required with token")
+	v = wantError(t, h, "roles.root.keys[0].custodian: required with token")
+	if !strings.Contains(v, "\nenter try again · esc back") {
+		t.Errorf("the help of a value to correct:\n%s", v)
+	}
+	// r is typed into the value, not taken as "try again".
+	h.key("r")
+	h.waitFor("Name the custodian of this root key", "custodian: r", "error: roles.root.keys[0].custodian")
 	answer(h, "alice;bob")
 	wantError(t, h, `roles.root.keys[0].custodian: custodian name "alice;bob": use letters`)
 	answer(h, "alice")
@@ -201,6 +207,8 @@ func TestPlanBuilderByKeys(t *testing.T) {
 	h.waitFor("public key file:")
 	answer(h, filepath.Join(dir, "missing.pem"))
 	wantError(t, h, "roles.snapshot.keys[0].public_key:", "missing.pem does not exist")
+	h.key("r") // found by the step's call, corrected in the value all the same
+	h.waitFor("missing.pemr")
 	answer(h, existing) // a YAML file, not a key
 	wantError(t, h, "roles.snapshot.keys[0].public_key: no PEM block found")
 	answer(h, filepath.Join(dir, "online-snapshot.pem"))
@@ -225,7 +233,7 @@ func TestPlanBuilderByKeys(t *testing.T) {
 		t.Errorf("the question:\n%s", v)
 	}
 	h.key("n")
-	wantError(t, h, "the existing file was kept: type another path")
+	flatError(t, h, "ceremony.yaml was kept: type another path")
 	built := filepath.Join(dir, "built.yaml")
 	answer(h, built)
 
