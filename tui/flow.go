@@ -830,26 +830,30 @@ func lenCells(s string) int { return len([]rune(s)) }
 
 // errorView shows an error in place with what to do next.
 func errorView(st *styles, err error, hints []string, width int) string {
-	var b strings.Builder
-	msg := err.Error()
-	lines := strings.Split(msg, "\n")
-	if len(lines) > 6 {
-		lines = append(lines[:6], fmt.Sprintf("… (%d more lines)", len(lines)-6))
+	// A long line is wrapped, not cut: its end says what is wrong. At most
+	// errorMaxLines are shown, so the step above keeps its room.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		lines = append(lines, strings.Split(strings.TrimRight(wrapHard(l, width-7), "\n"), "\n")...)
 	}
+	if len(lines) > errorMaxLines {
+		lines = append(lines[:errorMaxLines-1], fmt.Sprintf("… (%d more lines)", len(lines)-errorMaxLines+1))
+	}
+	var b strings.Builder
 	for i, l := range lines {
-		// A long line is wrapped, not cut: its end says what is wrong.
-		for j, part := range strings.Split(strings.TrimRight(wrapHard(l, width-7), "\n"), "\n") {
-			prefix := "       "
-			if i == 0 && j == 0 {
-				prefix = st.bad.Render("error: ")
-			}
-			b.WriteString(prefix + part + "\n")
+		prefix := "       "
+		if i == 0 {
+			prefix = st.bad.Render("error: ")
 		}
+		b.WriteString(prefix + l + "\n")
 	}
 	for _, h := range hints {
 		b.WriteString(st.warn.Render("hint: ") + truncate(h, width-6) + "\n")
 	}
 	return b.String()
 }
+
+// errorMaxLines is the most lines an error takes on screen.
+const errorMaxLines = 7
 
 func (f *flow) now() time.Time { return f.sh.opts.Now() }

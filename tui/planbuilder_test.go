@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -652,4 +653,27 @@ func TestPlanBuilderGolden(t *testing.T) {
 			press(tm, "enter")
 		}, "3 exceeds the 2 keys listed")
 	})
+}
+
+// An error is wrapped to the width, not cut, and takes at most
+// errorMaxLines lines.
+func TestErrorViewWrapsAndCaps(t *testing.T) {
+	st := newStyles(testOptions(t, "").Renderer)
+	long := "roles.root.keys[0].public_key: /a/very/long/path/" + strings.Repeat("x", 60) + "/key.pem does not exist"
+	got := errorView(st, errors.New(long), []string{"correct it"}, 40)
+	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
+	if flat := strings.Join(strings.Fields(got), " "); len(lines) < 4 || !strings.HasPrefix(lines[0], "error: roles.root.keys[0]") ||
+		!strings.HasSuffix(flat, "does not exist hint: correct it") {
+		t.Errorf("wrapped error:\n%s", got)
+	}
+	for _, l := range lines {
+		if lenCells(l) > 40 {
+			t.Errorf("line %q is wider than 40", l)
+		}
+	}
+	many := strings.Repeat("problem\n", 20)
+	lines = strings.Split(strings.TrimRight(errorView(st, errors.New(many), nil, 40), "\n"), "\n")
+	if len(lines) != errorMaxLines || lines[len(lines)-1] != "       … (14 more lines)" {
+		t.Errorf("capped error:\n%s", strings.Join(lines, "\n"))
+	}
 }
