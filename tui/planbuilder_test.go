@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
@@ -675,5 +678,135 @@ func TestErrorViewWrapsAndCaps(t *testing.T) {
 	lines = strings.Split(strings.TrimRight(errorView(st, errors.New(many), nil, 40), "\n"), "\n")
 	if len(lines) != errorMaxLines || lines[len(lines)-1] != "       … (14 more lines)" {
 		t.Errorf("capped error:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestPlanBuilderInTmux builds a plan in the real binary in a real
+// terminal (tmux, 80x24) against SoftHSM tokens, keys typed one by one,
+// with a value corrected after an error (r typed into it), and generates
+// the keys from it.
+func TestPlanBuilderInTmux(t *testing.T) {
+	_, err := exec.LookPath("tmux")
+	softhsmtest.Require(t, err == nil, "tmux", "tmux")
+	store := softhsmtest.New(t, "alice", "bob", "carol", "dave")
+	dir := t.TempDir()
+	writePlan(t, dir) // for the online keys' PEM files
+	if err := os.Remove(filepath.Join(dir, "ceremony.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "tuf-ceremony")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/tuf-ceremony")
+	build.Dir = softhsmtest.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	media := filepath.Join(dir, "media")
+	m := &tmuxTerm{t: t, socket: fmt.Sprintf("tuf-ceremony-plan-%d", os.Getpid()), name: "plan"}
+	t.Cleanup(func() { exec.Command("tmux", "-L", m.socket, "kill-server").Run() })
+	shell := fmt.Sprintf("cd %q && %q tui --media %q --module %q; echo tui exited $?; sleep 60", dir, bin, media, store.Module)
+	m.tmux("-f", "/dev/null", "new-session", "-d", "-s", m.name, "-x", "80", "-y", "24",
+		"-e", "SOFTHSM2_CONF="+store.Conf, "-e", "NO_COLOR=1", "-e", "TERM=xterm-256color", shell)
+
+	m.waitFor("tuf-ceremony · home", "Tokens (4)", "empty: ready for a new repository")
+	m.send("n")
+	m.waitFor("1. Check the clock and the air gap")
+	m.send("Enter")
+	m.waitFor("2. Open the plan", "tab build the plan here")
+	m.send("Tab")
+	m.waitFor("3. Name the repository")
+	m.text("tmux built")
+	m.send("Enter")
+	token := func(role, label, typed string) {
+		t.Helper()
+		m.waitFor("The " + role + " keys")
+		for i := 0; !strings.Contains(m.screen(), "▶ "+label); i++ {
+			if i == 20 {
+				t.Fatalf("no option %q:\n%s", label, m.screen())
+			}
+			m.send("Down")
+			time.Sleep(50 * time.Millisecond)
+		}
+		m.send("Enter")
+		m.waitFor("Name the custodian of this " + role + " key")
+		for _, c := range typed {
+			m.text(string(c)) // one key at a time, as a person types
+		}
+		m.send("Enter")
+	}
+	for _, who := range []string{"alice", "bob"} {
+		token("root", who, who)
+		m.waitFor("Choose the algorithm")
+		m.send("Enter")
+	}
+	token("root", "carol", "ca/")
+	m.waitFor(`error: roles.root.keys[2].custodian: custodian name "ca/"`, "enter try again")
+	m.send("BSpace")
+	for _, c := range "rol" {
+		m.text(string(c))
+	}
+	m.waitFor("custodian: carol")
+	m.send("Enter")
+	m.waitFor("Choose the algorithm")
+	m.send("Enter")
+	m.waitFor("root keys so far (3)", "▶ done: 3 root keys listed")
+	m.send("Enter")
+	m.waitFor("Set the root threshold", "threshold: 2")
+	m.send("Enter")
+	m.waitFor("How long root metadata is valid", "expires: 365d")
+	m.send("Enter")
+	token("targets", "dave", "dave")
+	m.waitFor("Choose the algorithm")
+	m.send("Enter")
+	m.waitFor("▶ done: 1 targets key listed")
+	m.send("Enter")
+	m.waitFor("How long targets metadata is valid")
+	m.send("Enter")
+	for _, role := range []string{"snapshot", "timestamp"} {
+		m.waitFor("The " + role + " keys (online)")
+		m.send("Down")
+		m.waitFor("▶ add a public key file")
+		m.send("Enter")
+		m.waitFor("public key file:")
+		m.text("online-" + role + ".pem") // relative to the working directory
+		m.send("Enter")
+		m.waitFor("▶ done: 1 " + role + " key listed")
+		m.send("Enter")
+		m.waitFor("How long " + role + " metadata is valid")
+		m.send("Enter")
+	}
+	m.waitFor("Choose where to save the plan")
+	m.send("Enter")
+	m.waitFor("Read the plan aloud", "Plan: tmux built", "root: 2 of 3 keys", "online key online-snapshot.pem", "Fingerprint of the plan")
+	m.send("Enter")
+	for _, who := range []string{"alice", "bob", "carol", "dave"} {
+		m.waitFor("insert the token of " + who)
+		m.send("Enter")
+		m.waitFor("type your PIN")
+		m.text(store.PIN(t, who))
+		m.send("Enter")
+	}
+	m.waitFor("Keys generated, version 1 staged", "root: 2 of 3")
+
+	saved, err := os.ReadFile(filepath.Join(dir, "ceremony.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onMedia, _ := os.ReadFile(filepath.Join(media, ceremony.PlanFile)); string(onMedia) != string(saved) {
+		t.Errorf("the medium's plan differs from the one saved:\n%s\n---\n%s", onMedia, saved)
+	}
+	plan, err := ceremony.LoadPlan(filepath.Join(dir, "ceremony.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := plan.Roles.Root.Keys[2].Custodian; c != "carol" {
+		t.Errorf("root key 3's custodian %q, want carol", c)
+	}
+	if k := plan.Roles.Snapshot.Keys[0].PublicKey; k != "online-snapshot.pem" {
+		t.Errorf("snapshot key file %q, want it relative to the plan", k)
+	}
+	for _, who := range []string{"alice", "dave"} {
+		if strings.Contains(string(saved), store.PIN(t, who)) {
+			t.Fatal("a PIN is in the plan")
+		}
 	}
 }
