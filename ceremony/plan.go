@@ -235,14 +235,26 @@ func LoadPlan(path string) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read plan: %w", err)
 	}
-	plan, pp := parsePlan(data)
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		dir = filepath.Dir(path)
 	}
+	return parsePlanAt(data, dir, path)
+}
+
+// ParsePlanAt parses a plan as LoadPlan does a file in dir: Dir is set to
+// dir and every public_key file is read relative to it. A plan written
+// elsewhere than in a file (built in the TUI) is checked with it before it
+// is saved; errors are a *PlanError.
+func ParsePlanAt(data []byte, dir string) (*Plan, error) {
+	return parsePlanAt(data, dir, "")
+}
+
+func parsePlanAt(data []byte, dir, file string) (*Plan, error) {
+	plan, pp := parsePlan(data)
 	plan.Dir = dir
 	pp.loadPublicKeys(plan)
-	if err := pp.err(path); err != nil {
+	if err := pp.err(file); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -1026,4 +1038,119 @@ func (p *Plan) Lint() []Warning {
 		}
 	}
 	return ws
+}
+
+// Marshal writes the plan as YAML that ParsePlan reads back: for a valid
+// plan, ParsePlan(Marshal(p)) equals p (Dir aside). Each key is one line
+// in flow style, as plans are written by hand. An incomplete plan is
+// written as far as it goes, so that ParsePlan names what is missing or
+// wrong, field by field: a nil role and a zero expiry are left out; a
+// threshold and a key list are always written (0 and [] are reported as
+// such). The TUI builds plans this way, so that a plan built there is
+// checked by exactly the code that checks a plan file.
+func (p *Plan) Marshal() ([]byte, error) {
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	field := func(m *yaml.Node, name string, v *yaml.Node) {
+		m.Content = append(m.Content, str(name), v)
+	}
+	top := &yaml.Node{Kind: yaml.MappingNode}
+	if p.Name != "" {
+		field(top, "name", str(p.Name))
+	}
+	roles := &yaml.Node{Kind: yaml.MappingNode}
+	for _, name := range planRoleNames {
+		r := p.Role(name)
+		if r == nil {
+			continue
+		}
+		rm := &yaml.Node{Kind: yaml.MappingNode}
+		field(rm, "threshold", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(r.Threshold)})
+		if r.Expires != 0 {
+			v, err := r.Expires.MarshalYAML()
+			if err != nil {
+				return nil, fmt.Errorf("roles.%s.expires: %w", name, err)
+			}
+			field(rm, "expires", str(v.(string)))
+		}
+		keys := &yaml.Node{Kind: yaml.SequenceNode}
+		if len(r.Keys) == 0 {
+			keys.Style = yaml.FlowStyle
+		}
+		for _, k := range r.Keys {
+			km := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			for _, f := range []struct{ name, v string }{
+				{"custodian", k.Custodian}, {"token", k.Token}, {"algorithm", k.Algorithm},
+				{"key", k.Key}, {"public_key", k.PublicKey},
+			} {
+				if f.v == "" {
+					continue
+				}
+				v := str(f.v)
+				if f.name == "token" || f.name == "public_key" {
+					v.Style = yaml.DoubleQuotedStyle // as plans are written by hand
+				}
+				field(km, f.name, v)
+			}
+			keys.Content = append(keys.Content, km)
+		}
+		field(rm, "keys", keys)
+		field(roles, name, rm)
+	}
+	field(top, "roles", roles)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(top); err != nil {
+		return nil, fmt.Errorf("failed to write the plan: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("failed to write the plan: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// ErrPlanExists is SavePlan refusing to replace a file it was not told to
+// replace.
+var ErrPlanExists = errors.New("a file of that name exists")
+
+// SavePlan writes a plan's bytes to path atomically: a temporary file in
+// the same directory, flushed, then renamed into place, and the directory
+// flushed, so that a crash leaves either no file (or the old one) or the
+// whole plan. An existing file is replaced only when replace is set;
+// otherwise the error wraps ErrPlanExists and nothing is written.
+func SavePlan(path string, data []byte, replace bool) error {
+	dir := filepath.Dir(path)
+	tmp, err := writeTemp(dir, data, 0o644)
+	if err != nil {
+		return fmt.Errorf("failed to save the plan: %w", err)
+	}
+	defer os.Remove(tmp) // gone after a rename or a link
+	if replace {
+		err = os.Rename(tmp, path)
+	} else {
+		// A hard link fails if path exists, with no window between the
+		// check and the write.
+		err = os.Link(tmp, path)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			// File systems without hard links (FAT): check, then rename.
+			switch _, serr := os.Lstat(path); {
+			case serr == nil:
+				err = fs.ErrExist
+			case errors.Is(serr, fs.ErrNotExist):
+				err = os.Rename(tmp, path)
+			default:
+				err = serr
+			}
+		}
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("failed to save the plan: %s: %w", path, ErrPlanExists)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("failed to save the plan: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("failed to save the plan: %w", err)
+	}
+	return nil
 }

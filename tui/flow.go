@@ -37,6 +37,9 @@ type flow struct {
 	cursor  int
 	err     error
 	errHint []string
+	// retype: the error is corrected by editing the input's value (r is
+	// then typed, not taken as "try again").
+	retype  bool
 	running *job
 	log     []string
 	touch   *touchMsg
@@ -242,9 +245,15 @@ func (f *flow) startJob(fn jobFunc) tea.Cmd {
 }
 
 func (f *flow) fail(err error) {
+	var r retyper
 	f.err = err
 	f.errHint = hintsFor(err)
+	f.retype = errors.As(err, &r)
 }
+
+// retyper is an error that the custodian corrects by editing the value of
+// an input step, as a value refused by the step's submit is.
+type retyper interface{ Retype() }
 
 // busy: a ceremony that has begun and not finished is work in progress.
 func (f *flow) busy() bool {
@@ -392,7 +401,9 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 	}
 	if f.err != nil {
 		switch {
-		case key.Matches(k, keys.Retry):
+		// A value to correct: r is typed into the input, and enter
+		// submits the value again.
+		case key.Matches(k, keys.Retry) && !(f.retype && s != nil && s.kind == stepInput):
 			if s != nil && s.retryPrev && f.cur > 0 {
 				f.cur--
 				f.steps[f.cur].status = statusTodo
@@ -436,6 +447,7 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 			if s.submit != nil {
 				if err := s.submit(f, strings.TrimSpace(f.input.Value())); err != nil {
 					f.fail(err)
+					f.retype = true
 					return nil
 				}
 			}
@@ -592,7 +604,11 @@ func (f *flow) help() []key.Binding {
 	case f.running != nil:
 		return []key.Binding{bind("esc", "stop")}
 	case f.err != nil:
-		b = append(b, keys.Retry)
+		if f.retype && s != nil && s.kind == stepInput {
+			b = append(b, bind("enter", "try again"))
+		} else {
+			b = append(b, keys.Retry)
+		}
 		if errors.Is(f.err, hsm.ErrFinalTry) {
 			b = append(b, keys.Force)
 		}
@@ -627,28 +643,61 @@ func (f *flow) help() []key.Binding {
 	return append(b, keys.Back)
 }
 
-// stepLine is "Steps ✓1 ✓2 ▶3 4 5".
+// stepLine is "Steps ✓1 ✓2 ▶3 4 5". A flow with more steps than the
+// width holds (a plan built here, a rotation adding many keys) shows the
+// first, the last and those around the current one: "Steps ✓1 … ✓9 ▶10
+// 11 … 31".
 func (f *flow) stepLine() string {
 	st := f.sh.st
-	var parts []string
+	n := len(f.steps)
+	plain := make([]string, n)
+	styled := make([]string, n)
 	for i, s := range f.steps {
-		n := fmt.Sprint(i + 1)
+		num := fmt.Sprint(i + 1)
 		switch {
 		case s.status == statusDone:
-			parts = append(parts, st.ok.Render("✓"+n))
+			plain[i] = "✓" + num
+			styled[i] = st.ok.Render(plain[i])
 		case s.status == statusSkipped:
-			parts = append(parts, st.subtle.Render("-"+n))
+			plain[i] = "-" + num
+			styled[i] = st.subtle.Render(plain[i])
 		case i == f.cur && !f.finished:
-			parts = append(parts, st.selected.Render("▶"+n))
+			plain[i] = "▶" + num
+			styled[i] = st.selected.Render(plain[i])
 		default:
-			parts = append(parts, st.subtle.Render(" "+n))
+			plain[i] = " " + num
+			styled[i] = st.subtle.Render(plain[i])
 		}
 	}
-	line := "Steps " + strings.Join(parts, " ")
+	tail, room := "", f.sh.width-lenCells("Steps ")
 	if f.finished {
-		line += "  " + st.ok.Render("done")
+		tail = "  " + st.ok.Render("done")
+		room -= lenCells("  done")
 	}
-	return line
+	// line joins the steps in [lo, hi] with the first and the last; "…"
+	// stands for two steps or more.
+	line := func(lo, hi int, parts []string) string {
+		shown := func(i int) bool { return i == 0 || i == n-1 || (i >= lo && i <= hi) }
+		var out []string
+		for i := 0; i < n; i++ {
+			switch {
+			case shown(i) || (i > 0 && i < n-1 && shown(i-1) && shown(i+1)):
+				out = append(out, parts[i])
+			case shown(i - 1):
+				out = append(out, "…")
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	cur := min(f.cur, n-1)
+	lo, hi := 0, n-1
+	for k := n; k >= 0; k-- {
+		lo, hi = max(0, cur-k), min(n-1, cur+k)
+		if lenCells(line(lo, hi, plain)) <= room {
+			break
+		}
+	}
+	return "Steps " + line(lo, hi, styled) + tail
 }
 
 func (f *flow) view() string {
@@ -782,23 +831,30 @@ func lenCells(s string) int { return len([]rune(s)) }
 
 // errorView shows an error in place with what to do next.
 func errorView(st *styles, err error, hints []string, width int) string {
-	var b strings.Builder
-	msg := err.Error()
-	lines := strings.Split(msg, "\n")
-	if len(lines) > 6 {
-		lines = append(lines[:6], fmt.Sprintf("… (%d more lines)", len(lines)-6))
+	// A long line is wrapped, not cut: its end says what is wrong. At most
+	// errorMaxLines are shown, so the step above keeps its room.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		lines = append(lines, strings.Split(strings.TrimRight(wrapHard(l, width-7), "\n"), "\n")...)
 	}
+	if len(lines) > errorMaxLines {
+		lines = append(lines[:errorMaxLines-1], fmt.Sprintf("… (%d more lines)", len(lines)-errorMaxLines+1))
+	}
+	var b strings.Builder
 	for i, l := range lines {
 		prefix := "       "
 		if i == 0 {
 			prefix = st.bad.Render("error: ")
 		}
-		b.WriteString(prefix + truncate(l, width-7) + "\n")
+		b.WriteString(prefix + l + "\n")
 	}
 	for _, h := range hints {
 		b.WriteString(st.warn.Render("hint: ") + truncate(h, width-6) + "\n")
 	}
 	return b.String()
 }
+
+// errorMaxLines is the most lines an error takes on screen.
+const errorMaxLines = 7
 
 func (f *flow) now() time.Time { return f.sh.opts.Now() }

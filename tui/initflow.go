@@ -20,6 +20,9 @@ type initState struct {
 	plan      *ceremony.Plan
 	planBytes []byte
 	res       *ceremony.InitResult
+	// built: the plan was built in the TUI (planbuilder.go), read aloud
+	// and saved there.
+	built bool
 }
 
 type loadedPlan struct {
@@ -50,7 +53,10 @@ func newInitFlow(sh *shared) (*flow, error) {
 			kind:   stepInput,
 			prompt: "plan file: ",
 			body: func(f *flow) string {
-				return wrap("The plan says who holds each role, the thresholds and the expiries. It was written and agreed before the ceremony; give its path (YAML).", f.sh.width)
+				return wrap("The plan says who holds each role, the thresholds and the expiries. It was written and agreed before the ceremony; give its path (YAML). No plan file? Press tab to build the plan here.", f.sh.width)
+			},
+			actions: func(f *flow) []action {
+				return []action{{key: bind("tab", "build the plan here"), run: func(f *flow) tea.Cmd { return buildPlanHere(f, s) }}}
 			},
 			initial: func(f *flow) string {
 				switch {
@@ -90,6 +96,7 @@ func newInitFlow(sh *shared) (*flow, error) {
 		&step{
 			title: "Read the plan aloud",
 			kind:  stepAck,
+			skip:  func(f *flow) bool { return s.built }, // read aloud as it was built
 			body:  func(f *flow) string { return planText(f.sh.st, s.plan, f.sh.width) },
 			ack: func(f *flow) string {
 				return "plan " + s.planPath + " read aloud and agreed"

@@ -114,7 +114,7 @@ func (f *flow) promptView() string {
 		}
 	case confirmRequest:
 		b.WriteString(st.heading.Render("Confirm") + "\n\n")
-		b.WriteString(wrap(p.question, w) + "  (y/n)\n")
+		b.WriteString(wrap(p.question+"  (y/n)", w) + "\n") // wrap pads to the width: "(y/n)" goes inside
 	case noticeRequest:
 		b.WriteString(st.heading.Render("Now") + "\n\n")
 		b.WriteString(wrap(p.message, w) + "\n\n")
