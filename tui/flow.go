@@ -140,9 +140,6 @@ func newFlow(sh *shared, name, title, media string, steps ...*step) *flow {
 	return f
 }
 
-// add appends steps (a result that decides what comes next).
-func (f *flow) add(steps ...*step) { f.steps = append(f.steps, steps...) }
-
 // insert puts steps right after the current one.
 func (f *flow) insert(steps ...*step) {
 	rest := append([]*step{}, f.steps[f.cur+1:]...)
@@ -370,13 +367,6 @@ func (f *flow) jobEvent(msg tea.Msg) tea.Cmd {
 
 func goHome() tea.Msg { return switchMsg{} }
 
-// answer replies to the open prompt.
-func (f *flow) answer(reply func()) tea.Cmd {
-	reply()
-	f.prompt = nil
-	return nil
-}
-
 func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 	if f.stopping {
 		return nil
@@ -437,9 +427,9 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 		case key.Matches(k, keys.Enter):
 			return f.acknowledge()
 		case key.Matches(k, keys.Up), key.Matches(k, keys.PgUp):
-			f.vp.LineUp(3)
+			f.vp.ScrollUp(3)
 		case key.Matches(k, keys.Down), key.Matches(k, keys.PgDown):
-			f.vp.LineDown(3)
+			f.vp.ScrollDown(3)
 		}
 	case stepInput:
 		if key.Matches(k, keys.Enter) {

@@ -54,9 +54,9 @@ func (f *flow) promptKey(k tea.KeyMsg) tea.Cmd {
 			p.reply <- false
 			f.prompt = nil
 		case key.Matches(k, keys.Up), key.Matches(k, keys.PgUp):
-			f.vp.LineUp(3)
+			f.vp.ScrollUp(3)
 		case key.Matches(k, keys.Down), key.Matches(k, keys.PgDown):
-			f.vp.LineDown(3)
+			f.vp.ScrollDown(3)
 		}
 	case noticeRequest:
 		switch {

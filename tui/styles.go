@@ -73,14 +73,6 @@ func (s *styles) bar(have, need, width int) string {
 	return st.Render(b) + fmt.Sprintf(" %d/%d", have, need)
 }
 
-// mark is "✓" or "✗".
-func (s *styles) mark(ok bool) string {
-	if ok {
-		return s.ok.Render("✓")
-	}
-	return s.bad.Render("✗")
-}
-
 // truncate cuts s to width display cells, with "…"; styles survive.
 func truncate(s string, width int) string {
 	if width <= 0 {

@@ -119,11 +119,6 @@ func goTool() string {
 	return "go"
 }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // releaseFlags are the Makefile's release flags (without the version).
 var releaseFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags", "-s -w -buildid="}
 
