@@ -186,8 +186,16 @@ func planText(st *styles, plan *ceremony.Plan, width int) string {
 	}
 	if ws := plan.Lint(); len(ws) > 0 {
 		b.WriteString("\n")
+		// Wrapped, not cut: the warnings are read aloud too.
+		const label = "warning: "
 		for _, w := range ws {
-			b.WriteString(truncate(st.warn.Render("warning: ")+w.String(), width) + "\n")
+			for i, l := range strings.Split(strings.TrimRight(wrapHard(w.String(), width-len(label)), "\n"), "\n") {
+				if i == 0 {
+					b.WriteString(st.warn.Render(label) + l + "\n")
+				} else {
+					b.WriteString(strings.Repeat(" ", len(label)) + l + "\n")
+				}
+			}
 		}
 	}
 	return b.String()
