@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -49,6 +50,9 @@ var ErrAlreadyInitialized = errors.New("workspace already holds a root")
 // root and targets for signing.
 func Init(ctx context.Context, ws *Workspace, p Prompter, opts InitOptions) (*InitResult, error) {
 	if err := ws.checkUninitialized(); err != nil {
+		return nil, err
+	}
+	if err := ws.checkPlanFile(opts.PlanBytes); err != nil {
 		return nil, err
 	}
 	plan := opts.Plan
@@ -137,6 +141,28 @@ func Init(ctx context.Context, ws *Workspace, p Prompter, opts InitOptions) (*In
 		return nil, fmt.Errorf("failed to stage version 1: %w", err)
 	}
 	return res, nil
+}
+
+// ErrOtherPlan is init with a plan other than the one the medium holds.
+var ErrOtherPlan = errors.New("the medium holds another plan")
+
+// checkPlanFile refuses a medium whose ceremony.yaml is not planBytes:
+// init would keep that file, and later ceremonies (renewal, rotation) would
+// read expiries from a plan other than the one recorded.
+func (w *Workspace) checkPlanFile(planBytes []byte) error {
+	if !w.fileExists(PlanFile) {
+		return nil
+	}
+	existing, err := w.ReadFile(PlanFile)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(existing, planBytes) {
+		return nil
+	}
+	have, want := sha256.Sum256(existing), sha256.Sum256(planBytes)
+	return fmt.Errorf("%w: %s on the medium has SHA-256 %s, the plan given %s: init with the medium's plan, or remove %s from the medium",
+		ErrOtherPlan, PlanFile, hex.EncodeToString(have[:8]), hex.EncodeToString(want[:8]), PlanFile)
 }
 
 // checkUninitialized refuses a workspace that already has a root.

@@ -65,6 +65,8 @@ func hintsFor(err error) []string {
 		return []string{"run tuf-ceremony status --media DIR to complete it, then check the result"}
 	case errors.Is(err, ceremony.ErrAlreadyInitialized):
 		return []string{"init starts a new repository; use a new --media directory, or propose changes to this one"}
+	case errors.Is(err, ceremony.ErrOtherPlan):
+		return []string{"compare the two plans (diff), agree which one holds, and keep only that one; no token was touched"}
 	case errors.Is(err, ceremony.ErrNotVerified):
 		return []string{"tuf-ceremony verify SOURCE shows the details; nothing was imported"}
 	case errors.Is(err, ceremony.ErrMergeConflict):
