@@ -113,6 +113,39 @@ func TestQuitAsksWhileACeremonyIsInProgress(t *testing.T) {
 	}
 }
 
+// esc on the first step goes home; once a step is done it asks first, and
+// n (or esc again) stays on the step with what was typed.
+func TestLeavingACeremonyAsksOnceStepsAreDone(t *testing.T) {
+	media := filepath.Join(t.TempDir(), "media")
+	h := newHarness(t, testOptions(t, media, newFakeBackend("alice")))
+	h.waitFor("empty: ready")
+
+	h.key("n")
+	h.waitFor("1. Check the clock and the air gap")
+	h.key("esc")
+	h.waitFor("Ceremonies")
+
+	h.key("n")
+	h.waitFor("1. Check the clock and the air gap")
+	h.key("enter")
+	h.waitFor("2. Open the plan")
+	h.key("esc")
+	h.waitFor("Leave this ceremony?")
+	h.key("n")
+	v := h.waitFor("2. Open the plan")
+	if strings.Contains(v, "Leave this ceremony?") {
+		t.Fatal("the question stayed after n")
+	}
+	h.key("esc")
+	h.waitFor("Leave this ceremony?")
+	h.key("esc")
+	h.waitFor("2. Open the plan")
+	h.key("esc")
+	h.waitFor("Leave this ceremony?")
+	h.key("y")
+	h.waitFor("Ceremonies")
+}
+
 func TestNoColor(t *testing.T) {
 	render := func() string {
 		r := lipgloss.NewRenderer(io_discard{}, termenv.WithTTY(true))

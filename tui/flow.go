@@ -54,6 +54,8 @@ type flow struct {
 	// stopping: leaving (or quitting) waits for the job to end.
 	stopping bool
 	leave    bool
+	// confirmLeave is set while "leave this ceremony?" is asked.
+	confirmLeave bool
 	// pendingAcks wait for the workspace to exist (a new repository).
 	pendingAcks []ackRecord
 	// afterPoll runs once the token listing in flight is done: a
@@ -371,6 +373,16 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 	if f.stopping {
 		return nil
 	}
+	if f.confirmLeave {
+		switch {
+		case key.Matches(k, keys.Yes):
+			f.confirmLeave = false
+			return goHome
+		case key.Matches(k, keys.No), key.Matches(k, keys.Back):
+			f.confirmLeave = false
+		}
+		return nil
+	}
 	if f.prompt != nil {
 		return f.promptKey(k)
 	}
@@ -385,6 +397,12 @@ func (f *flow) key(k tea.KeyMsg) tea.Cmd {
 	if key.Matches(k, keys.Back) {
 		if s != nil && s.kind == stepInput && f.err != nil {
 			f.err, f.errHint = nil, nil
+			return nil
+		}
+		if f.cur > 0 && !f.finished {
+			// Steps are done: leaving asks first (a plan half-built, a
+			// value half-typed would be lost).
+			f.confirmLeave = true
 			return nil
 		}
 		return goHome
@@ -589,6 +607,8 @@ func (f *flow) help() []key.Binding {
 	switch {
 	case f.stopping:
 		return nil
+	case f.confirmLeave:
+		return []key.Binding{bind("y", "leave"), bind("n", "stay")}
 	case f.prompt != nil:
 		return f.promptHelp()
 	case f.running != nil:
@@ -737,6 +757,9 @@ func (f *flow) view() string {
 	}
 	if f.stopping {
 		foot.WriteString(st.warn.Render(sh.spin.View()+" stopping…") + "\n")
+	}
+	if f.confirmLeave {
+		foot.WriteString(st.warn.Render(wrap("Leave this ceremony? What is done stays done (and recorded); what is typed on this step is lost. (y/n)", w)) + "\n")
 	}
 	headS := head.String()
 	footS := foot.String()
