@@ -28,8 +28,10 @@ import (
 // bytewise and a key given twice keeps its last value; numbers must be
 // integers that fit an int64 and are written as given.
 func canonicalJSON(src []byte) ([]byte, error) {
-	if !json.Valid(src) {
-		// Invalid input: let cjson say why, in its words.
+	if !json.Valid(src) || nestingDepth(src) > maxCanonicalDepth {
+		// Invalid input: let cjson say why, in its words. Deeply nested
+		// input too: each level here rescans what it holds (real metadata
+		// nests a handful of levels; a hostile file could nest thousands).
 		return cjson.EncodeCanonical(json.RawMessage(src))
 	}
 	c := canonicalizer{src: src, out: make([]byte, 0, len(src))}
@@ -38,6 +40,30 @@ func canonicalJSON(src []byte) ([]byte, error) {
 		return nil, c.err
 	}
 	return c.out, nil
+}
+
+// maxCanonicalDepth is the deepest nesting canonicalJSON writes itself.
+const maxCanonicalDepth = 32
+
+// nestingDepth is the deepest nesting of objects and arrays in valid JSON.
+func nestingDepth(src []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // canonicalizer writes the canonical form of valid JSON.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
@@ -39,6 +40,21 @@ func FuzzCanonicalJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) { checkCanonical(t, src) })
+}
+
+// Deep nesting is written as cjson writes it, and in linear time: the
+// encoder hands it to cjson rather than rescanning each level.
+func TestCanonicalJSONDeepNesting(t *testing.T) {
+	for _, depth := range []int{maxCanonicalDepth, maxCanonicalDepth + 1, 5000} {
+		src := `{"signed":` + strings.Repeat(`{"x":[`, depth) + `1` + strings.Repeat(`]}`, depth) + `}`
+		if got := nestingDepth([]byte(src)); got != 2*depth+1 {
+			t.Fatalf("nestingDepth = %d, want %d", got, 2*depth+1)
+		}
+		checkCanonical(t, []byte(src))
+	}
+	if got := nestingDepth([]byte(`{"a":"[[[{\"{"}`)); got != 1 {
+		t.Fatalf("brackets in strings counted: depth %d", got)
+	}
 }
 
 // Every metadata file of the test data, whole and its signed part.

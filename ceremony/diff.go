@@ -121,11 +121,11 @@ func DiffFiles(oldJSON, newJSON []byte, names Names) ([]Change, error) {
 // empty.
 func diffParse[T metadata.Roles](oldJSON, newJSON []byte) (from, to *metadata.Metadata[T], err error) {
 	if len(oldJSON) > 0 {
-		if from, err = new(metadata.Metadata[T]).FromBytes(oldJSON); err != nil {
+		if err = safeGoTUF(func() (err error) { from, err = new(metadata.Metadata[T]).FromBytes(oldJSON); return err }); err != nil {
 			return nil, nil, &DiffInputError{Which: "old", Err: fmt.Errorf("%w: %w", ErrInvalidMetadata, err)}
 		}
 	}
-	if to, err = new(metadata.Metadata[T]).FromBytes(newJSON); err != nil {
+	if err = safeGoTUF(func() (err error) { to, err = new(metadata.Metadata[T]).FromBytes(newJSON); return err }); err != nil {
 		return nil, nil, &DiffInputError{Which: "new", Err: fmt.Errorf("%w: %w", ErrInvalidMetadata, err)}
 	}
 	return from, to, nil
@@ -252,14 +252,23 @@ func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, o
 	n := &to.Signed
 	d.header(from == nil, diffHeader{o.Version, o.SpecVersion, o.Expires}, diffHeader{n.Version, n.SpecVersion, n.Expires})
 	decode := func(which string, raw rawSpan) (*metadata.TargetFiles, error) {
-		var t *metadata.TargetFiles // null stays nil, as in go-tuf's map
 		if raw == nil {
 			return nil, nil
 		}
+		var t metadata.TargetFiles
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return nil, &DiffInputError{Which: which, Err: fmt.Errorf("%w: %w", ErrInvalidMetadata, err)}
 		}
-		return t, nil
+		return &t, nil
+	}
+	// A null target is refused, wherever it is: go-tuf's clients crash on
+	// it, and in both files it would not show as a change.
+	for which, targets := range map[string]map[string]rawSpan{"old": oldTargets, "new": newTargets} {
+		for path, raw := range targets {
+			if bytes.Equal(raw, []byte("null")) {
+				return nil, true, &DiffInputError{Which: which, Err: fmt.Errorf("%w: target %s is null", ErrInvalidMetadata, diffSafe(path))}
+			}
+		}
 	}
 	for _, path := range diffUnion(oldTargets, newTargets) {
 		ro, rn := oldTargets[path], newTargets[path]

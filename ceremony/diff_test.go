@@ -401,7 +401,15 @@ func parseTargetsOrNil(data []byte) (*metadata.Metadata[metadata.TargetsType], e
 func TestDiffFilesRefusesBadTarget(t *testing.T) {
 	good := `{"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}},"signatures":[]}`
 	bad := strings.Replace(good, `"length":1`, `"length":"one"`, 1)
-	for _, c := range []struct{ old, new, which string }{{good, bad, "new"}, {bad, strings.Replace(good, `"a"`, `"b"`, 1), "old"}} {
+	null := strings.Replace(good, `"targets":{`, `"targets":{"evil.txt":null,`, 1)
+	for _, c := range []struct{ old, new, which string }{
+		{good, bad, "new"},
+		{bad, strings.Replace(good, `"a"`, `"b"`, 1), "old"},
+		// A null target (go-tuf's clients crash on it) is refused, even
+		// where both files hold it and it would not be a change.
+		{good, null, "new"},
+		{null, null, "old"},
+	} {
 		_, err := DiffFiles([]byte(c.old), []byte(c.new), nil)
 		var input *DiffInputError
 		if !errors.As(err, &input) || input.Which != c.which || !errors.Is(err, ErrInvalidMetadata) {

@@ -94,7 +94,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 type rawSpan []byte
 
 func (r *rawSpan) UnmarshalJSON(b []byte) error {
-	*r = b
+	*r = b[:len(b):len(b)] // an append must not write into the file's bytes
 	return nil
 }
 
@@ -277,16 +277,30 @@ func MarshalSigned(signed any) (*Envelope, error) {
 
 // ParseRoot parses a root file with go-tuf.
 func ParseRoot(data []byte) (*metadata.Metadata[metadata.RootType], error) {
-	md, err := metadata.Root().FromBytes(data)
+	var md *metadata.Metadata[metadata.RootType]
+	err := safeGoTUF(func() (err error) { md, err = metadata.Root().FromBytes(data); return err })
 	if err != nil {
 		return nil, fmt.Errorf("malformed root: %w", err)
 	}
 	return md, nil
 }
 
+// safeGoTUF runs a call into go-tuf and turns a panic into an error:
+// go-tuf dereferences what hostile metadata can leave null (a target, a
+// role), and a ceremony must refuse such a file, not crash on it.
+func safeGoTUF(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("go-tuf cannot process it (%v)", r)
+		}
+	}()
+	return f()
+}
+
 // ParseTargets parses a targets (or delegated targets) file with go-tuf.
 func ParseTargets(data []byte) (*metadata.Metadata[metadata.TargetsType], error) {
-	md, err := metadata.Targets().FromBytes(data)
+	var md *metadata.Metadata[metadata.TargetsType]
+	err := safeGoTUF(func() (err error) { md, err = metadata.Targets().FromBytes(data); return err })
 	if err != nil {
 		return nil, fmt.Errorf("malformed targets: %w", err)
 	}

@@ -141,7 +141,7 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 	if len(roots) > 0 {
 		data, err := w.ReadFile(path.Join(MetadataDir, VersionedName(metadata.ROOT, roots[len(roots)-1])))
 		if err == nil {
-			trusted, err = trustedmetadata.New(data)
+			err = safeGoTUF(func() (err error) { trusted, err = trustedmetadata.New(data); return err })
 		}
 		if err != nil {
 			return []string{fmt.Sprintf("published root v%d: %v", roots[len(roots)-1], err)}
@@ -157,9 +157,9 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 				out = append(out, fmt.Sprintf("root v%d: no root is published, so the first root must be version 1", p.Version))
 				continue
 			}
-			trusted, err = trustedmetadata.New(p.Raw)
+			err = safeGoTUF(func() (err error) { trusted, err = trustedmetadata.New(p.Raw); return err })
 		} else {
-			_, err = trusted.UpdateRoot(p.Raw)
+			err = safeGoTUF(func() (err error) { _, err = trusted.UpdateRoot(p.Raw); return err })
 		}
 		if err != nil {
 			out = append(out, fmt.Sprintf("root v%d: a TUF client would reject it: %v", p.Version, err))
@@ -195,12 +195,12 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 		md, err := ParseTargets(p.Raw)
 		if err == nil {
 			if p.Role == metadata.TARGETS {
-				err = trusted.Root.VerifyDelegate(p.Role, md)
+				err = safeGoTUF(func() error { return trusted.Root.VerifyDelegate(p.Role, md) })
 				newestTargets = md
 			} else if newestTargets == nil {
 				err = errors.New("no targets delegates to it")
 			} else {
-				err = newestTargets.VerifyDelegate(p.Role, md)
+				err = safeGoTUF(func() error { return newestTargets.VerifyDelegate(p.Role, md) })
 			}
 		}
 		if err != nil {
@@ -232,7 +232,7 @@ func (w *Workspace) orphanedDelegations(props []*Proposal, targets *metadata.Met
 		}
 		md, err := ParseTargets(data)
 		if err == nil {
-			err = targets.VerifyDelegate(r.Name, md)
+			err = safeGoTUF(func() error { return targets.VerifyDelegate(r.Name, md) })
 		}
 		if err != nil {
 			out = append(out, fmt.Sprintf("targets v%d changes the keys of %s: its published v%d would no longer verify (%v); stage %s v%d (propose targets --role %s) signed by its new keys and publish them together",
@@ -266,7 +266,7 @@ func (w *Workspace) orphanedTargets(props []*Proposal, trusted *trustedmetadata.
 	}
 	md, err := ParseTargets(data)
 	if err == nil {
-		err = trusted.Root.VerifyDelegate(metadata.TARGETS, md)
+		err = safeGoTUF(func() error { return trusted.Root.VerifyDelegate(metadata.TARGETS, md) })
 	}
 	if err != nil {
 		return fmt.Sprintf("root v%d changes the targets keys: the published targets v%d would no longer verify (%v); stage targets v%d (tuf-ceremony propose targets), have the new targets keys sign it, and publish both together",

@@ -269,7 +269,7 @@ type goTUFWalk struct {
 
 type goTUFRead struct {
 	index  int
-	sha256 string
+	sha256 string // "": go-tuf could not read it
 }
 
 // minGoTUFSegment is the shortest stretch of a chain walked on its own
@@ -314,13 +314,16 @@ func walkGoTUFSegment(dir string, versions []int64, first, last int) goTUFWalk {
 	for i := first; i <= last; i++ {
 		data, err := readLimited(filepath.Join(dir, VersionedName(metadata.ROOT, versions[i])))
 		if err != nil {
-			return w // the own walk reports it
+			// The own walk reports it if it could not read it either;
+			// otherwise the file changed between the two reads.
+			w.reads = append(w.reads, goTUFRead{index: i})
+			return w
 		}
 		w.reads = append(w.reads, goTUFRead{index: i, sha256: sha256Hex(data)})
 		if tm == nil {
-			tm, err = trustedmetadata.New(data)
+			err = safeGoTUF(func() (err error) { tm, err = trustedmetadata.New(data); return err })
 		} else {
-			_, err = tm.UpdateRoot(data)
+			err = safeGoTUF(func() (err error) { _, err = tm.UpdateRoot(data); return err })
 		}
 		if err != nil {
 			w.failed, w.err = i, err
@@ -500,7 +503,7 @@ func (rep *VerifyReport) verifyDelegated(dir string, files map[string]bool, targ
 			err = checkSpecVersion(md.Signed.SpecVersion)
 		}
 		if err == nil {
-			err = targets.VerifyDelegate(r.Name, md)
+			err = safeGoTUF(func() error { return targets.VerifyDelegate(r.Name, md) })
 		}
 		if err != nil {
 			rep.problem("%s is rejected: %v", name, err)

@@ -67,12 +67,41 @@ func versionsUpTo(n int64) []int64 {
 	return vs
 }
 
-// A file go-tuf read with other bytes than the own walk did is a problem,
-// whatever either walk made of it.
+// A root whose root role is null: go-tuf's VerifyDelegate panics on it;
+// verify says the file is rejected instead of crashing.
+func TestVerifyNullRoleIsRejectedNotACrash(t *testing.T) {
+	k := newHostileKeys(t)
+	signed := hostileEdit(t, k.root(1, hostileExpires), func(m map[string]any) {
+		m["roles"].(map[string]any)["root"] = nil
+	})
+	data := k.file(signed, k.a, k.b)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "1.root.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(dir, VerifyOptions{At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || len(rep.Problems) == 0 || !strings.HasPrefix(rep.Problems[0], "1.root.json is rejected") {
+		t.Fatalf("problems %q", rep.Problems)
+	}
+	if w := walkGoTUF(dir, []int64{1}); w.failed != 0 || w.err == nil {
+		t.Fatalf("go-tuf's walk: failed at %d, %v", w.failed, w.err)
+	}
+}
+
+// A file go-tuf read with other bytes than the own walk did, or could not
+// read, is a problem, whatever either walk made of it.
 func TestVerifyGoTUFFindingsFileChanged(t *testing.T) {
 	rep := &VerifyReport{Roots: []FileSummary{{File: "1.root.json", SHA256: "aa"}, {File: "2.root.json", SHA256: "bb"}}}
 	rep.goTUFFindings(goTUFWalk{failed: -1, reads: []goTUFRead{{0, "aa"}, {1, "cc"}}}, []bool{false, false})
 	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "2.root.json changed while it was being verified") {
 		t.Fatalf("problems %q", rep.Problems)
+	}
+	rep = &VerifyReport{Roots: []FileSummary{{File: "1.root.json", SHA256: "aa"}, {File: "2.root.json", SHA256: "bb"}}}
+	rep.goTUFFindings(goTUFWalk{failed: -1, reads: []goTUFRead{{0, "aa"}, {1, ""}}}, []bool{false, false})
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "2.root.json changed while it was being verified") {
+		t.Fatalf("unreadable to go-tuf: problems %q", rep.Problems)
 	}
 }
