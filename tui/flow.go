@@ -303,6 +303,18 @@ func (f *flow) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// discard closes a result nobody will take, the custodian having left
+// while it was being made: a rehearsal set up meanwhile holds processes,
+// this process's PC/SC client and SOFTHSM2_CONF.
+func discard(result any) {
+	if ar, ok := result.(ackResult); ok {
+		result = ar.result
+	}
+	if d, ok := result.(interface{ discard() }); ok {
+		d.discard()
+	}
+}
+
 // jobEvent handles a message of the running job.
 func (f *flow) jobEvent(msg tea.Msg) tea.Cmd {
 	j := f.running
@@ -312,6 +324,7 @@ func (f *flow) jobEvent(msg tea.Msg) tea.Cmd {
 		f.sh.pollPaused = false
 		refresh := func() tea.Msg { return refreshMsg{} }
 		if f.stopping || f.leave {
+			discard(msg.result)
 			f.stopping = false
 			if f.leave {
 				return goHome

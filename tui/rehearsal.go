@@ -348,6 +348,10 @@ func newRehearsalFlow(sh *shared) (*flow, error) {
 	return f, nil
 }
 
+// discard closes a rehearsal whose set-up finished after the custodian
+// left its screen.
+func (r *rehearsal) discard() { r.close() }
+
 // holdRehearsal records a rehearsal as soon as it is set up, so that
 // Close removes it even when the TUI quits before the screen takes it.
 // It reports false when the App is already closed.

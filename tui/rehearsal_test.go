@@ -410,3 +410,41 @@ func bobsKey(t *testing.T, media string) *ceremony.KeyRecord {
 	t.Fatalf("no key of bob's in %s/keys: %v", media, files)
 	return nil
 }
+
+// esc while the throw-away tokens are being set up: whether the set-up
+// stops half-way or finishes meanwhile, nothing of it is left (no
+// directory, no pcscd, the PC/SC client free for the next rehearsal).
+func TestLeavingDuringRehearsalSetUpLeavesNothing(t *testing.T) {
+	softhsmtest.RequireSoftHSM(t)
+	pivtest.Require(t)
+	t.Setenv("SOFTHSM2_CONF", "")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Cleanup(func() { virtualpiv.ReleaseClient() })
+	h := newHarness(t, testOptions(t, "", pkcs11.NewBackend()))
+	h.waitFor("Tokens (")
+	for _, wait := range []time.Duration{0, 300 * time.Millisecond, 1500 * time.Millisecond} {
+		h.key("h")
+		h.waitFor("1. Set up throw-away tokens")
+		h.key("enter")
+		time.Sleep(wait)
+		h.key("esc")
+		h.waitFor("Ceremonies")
+		if left, _ := filepath.Glob(filepath.Join(tmp, "tuf-ceremony-rehearsal-*")); len(left) > 0 {
+			t.Fatalf("esc after %v: %v left behind", wait, left)
+		}
+		for _, p := range pcscdProcesses(t, tmp) {
+			t.Fatalf("esc after %v: pcscd %d still runs", wait, p)
+		}
+		if h.a.sh.rehearsal != nil {
+			t.Fatalf("esc after %v: a rehearsal is in force", wait)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		restore, err := virtualpiv.RedirectClient(ctx, filepath.Join(tmp, "free.comm"))
+		cancel()
+		if err != nil {
+			t.Fatalf("esc after %v: the PC/SC client is still held: %v", wait, err)
+		}
+		restore()
+	}
+}

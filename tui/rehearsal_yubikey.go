@@ -129,7 +129,7 @@ func startVirtualYubiKeys(ctx context.Context, dir string, n int) (_ *virtualYub
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if y.restore, err = virtualpiv.RedirectClient(p.Socket); err != nil {
+	if y.restore, err = virtualpiv.RedirectClient(ctx, p.Socket); err != nil {
 		return nil, err
 	}
 	backend := piv.NewBackend()

@@ -35,6 +35,7 @@
 package pivtest
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -360,7 +361,7 @@ func StartPCSCD(t testing.TB, slots int) *PCSCD {
 		os.RemoveAll(dir)
 		t.Fatalf("pivtest: %v", err)
 	}
-	restore, err := virtualpiv.RedirectClient(p.Socket)
+	restore, err := virtualpiv.RedirectClient(context.Background(), p.Socket)
 	if err != nil {
 		p.Stop()
 		os.RemoveAll(dir)
@@ -385,7 +386,7 @@ func StartPCSCD(t testing.TB, slots int) *PCSCD {
 func WithoutPCSCD(t testing.TB) {
 	t.Helper()
 	claimClient(t)
-	restore, err := virtualpiv.RedirectClient(filepath.Join(t.TempDir(), "no-pcscd.comm"))
+	restore, err := virtualpiv.RedirectClient(context.Background(), filepath.Join(t.TempDir(), "no-pcscd.comm"))
 	if err != nil {
 		t.Fatalf("pivtest: %v", err)
 	}

@@ -1,6 +1,7 @@
 package virtualpiv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +25,7 @@ const DefaultSocket = "/run/pcscd/pcscd.comm"
 // private directory of its own, and moves the link: connect(2) follows it
 // at each new PC/SC context.
 var client struct {
-	held sync.Mutex // held by the redirection in force
+	held chan struct{} // holds a token while a redirection is in force
 
 	mu       sync.Mutex
 	link     string // the link SocketEnv names ("" before PrepareClient)
@@ -33,6 +34,8 @@ var client struct {
 	hadEnv   bool
 	pointsTo string // where the link points now
 }
+
+func init() { client.held = make(chan struct{}, 1) }
 
 // PrepareClient points this process's pcsc-lite client (SocketEnv) at a
 // symbolic link in a private temporary directory, which points where the
@@ -98,18 +101,23 @@ func pointLocked(socket string) error {
 //
 // The redirection works only if PrepareClient ran before the process's
 // first PC/SC call; RedirectClient calls it, which is enough in a process
-// that had made none yet.
-func RedirectClient(socket string) (restore func(), err error) {
-	client.held.Lock()
+// that had made none yet. Waiting for another redirection ends with ctx.
+func RedirectClient(ctx context.Context, socket string) (restore func(), err error) {
+	select {
+	case client.held <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the PC/SC client is redirected elsewhere (another rehearsal or test holds it): %w", ctx.Err())
+	}
+	unhold := func() { <-client.held }
 	if _, err := PrepareClient(); err != nil {
-		client.held.Unlock()
+		unhold()
 		return nil, err
 	}
 	client.mu.Lock()
 	err = pointLocked(socket)
 	client.mu.Unlock()
 	if err != nil {
-		client.held.Unlock()
+		unhold()
 		return nil, fmt.Errorf("failed to redirect the PC/SC client: %w", err)
 	}
 	var once sync.Once
@@ -122,7 +130,7 @@ func RedirectClient(socket string) (restore func(), err error) {
 				client.pointsTo = client.target
 			}
 			client.mu.Unlock()
-			client.held.Unlock()
+			unhold()
 		})
 	}, nil
 }
@@ -132,10 +140,12 @@ func RedirectClient(socket string) (restore func(), err error) {
 // again. While a redirection is in force it does nothing: the link stays
 // for its holder.
 func ReleaseClient() error {
-	if !client.held.TryLock() {
+	select {
+	case client.held <- struct{}{}:
+	default:
 		return nil
 	}
-	defer client.held.Unlock()
+	defer func() { <-client.held }()
 	client.mu.Lock()
 	defer client.mu.Unlock()
 	if client.link == "" {

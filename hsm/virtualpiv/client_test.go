@@ -1,6 +1,8 @@
 package virtualpiv
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,17 +36,23 @@ func TestClientSwitch(t *testing.T) {
 		t.Fatalf("the link's directory: %v %v", fi.Mode(), err)
 	}
 
-	restore, err := RedirectClient("/private/one.comm")
+	restore, err := RedirectClient(context.Background(), "/private/one.comm")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := points(); got != "/private/one.comm" {
 		t.Fatalf("redirected to %q", got)
 	}
-	// A second redirection waits for the first to be restored.
+	// A second redirection waits for the first to be restored, or for
+	// its context to end.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := RedirectClient(ctx, "/private/late.comm"); !errors.Is(err, context.DeadlineExceeded) || points() != "/private/one.comm" {
+		t.Fatalf("a redirection whose context ended: %v, link at %q", err, points())
+	}
 	second := make(chan func())
 	go func() {
-		r, err := RedirectClient("/private/two.comm")
+		r, err := RedirectClient(context.Background(), "/private/two.comm")
 		if err != nil {
 			t.Error(err)
 		}
