@@ -181,19 +181,26 @@ func DiffRoot(from, to *metadata.Metadata[metadata.RootType], names Names) []Cha
 // delegations, then unrecognized fields. from may be nil (the first
 // version): everything in to is then added.
 func DiffTargets(from, to *metadata.Metadata[metadata.TargetsType], names Names) []Change {
-	d := newDiffer(names)
-	o := &metadata.TargetsType{}
-	if from != nil {
-		o = &from.Signed
-	}
-	n := &to.Signed
-	d.header(from == nil, diffHeader{o.Version, o.SpecVersion, o.Expires}, diffHeader{n.Version, n.SpecVersion, n.Expires})
+	d, o, n := targetsDiffer(from, to, names)
 	for _, path := range diffUnion(o.Targets, n.Targets) {
 		d.target(path, o.Targets[path], n.Targets[path])
 	}
 	d.delegations(o.Delegations, n.Delegations)
 	d.unrecognized("", o.UnrecognizedFields, n.UnrecognizedFields)
 	return d.changes
+}
+
+// targetsDiffer begins the diff of two targets with their headers, and
+// returns their signed parts (an empty one for a nil from).
+func targetsDiffer(from, to *metadata.Metadata[metadata.TargetsType], names Names) (d *differ, o, n *metadata.TargetsType) {
+	d = newDiffer(names)
+	o = &metadata.TargetsType{}
+	if from != nil {
+		o = &from.Signed
+	}
+	n = &to.Signed
+	d.header(from == nil, diffHeader{o.Version, o.SpecVersion, o.Expires}, diffHeader{n.Version, n.SpecVersion, n.Expires})
+	return d, o, n
 }
 
 // target lists what changes in one target (nil: absent).
@@ -244,13 +251,7 @@ func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, o
 	if err != nil {
 		return nil, true, err
 	}
-	d := newDiffer(names)
-	o := &metadata.TargetsType{}
-	if from != nil {
-		o = &from.Signed
-	}
-	n := &to.Signed
-	d.header(from == nil, diffHeader{o.Version, o.SpecVersion, o.Expires}, diffHeader{n.Version, n.SpecVersion, n.Expires})
+	d, o, n := targetsDiffer(from, to, names)
 	decode := func(which string, raw rawSpan) (*metadata.TargetFiles, error) {
 		if raw == nil {
 			return nil, nil
