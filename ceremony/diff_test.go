@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -572,6 +574,56 @@ func TestDiffDuration(t *testing.T) {
 	} {
 		if got := diffDuration(d); got != want {
 			t.Errorf("diffDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// parseTargetsChecked accepts and refuses what go-tuf's whole parse does:
+// every targets file of the test data and the hostile corpus, and targets
+// go-tuf refuses (a null target, a bad length, a bad hash), which verify
+// must refuse as well.
+func TestParseTargetsCheckedAsGoTUF(t *testing.T) {
+	var files []string
+	for _, pat := range []string{"../testdata/*/*/*targets*.json", "../testdata/*/*/*/*targets*.json", "testdata/*/*targets*.json"} {
+		m, err := filepath.Glob(pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 10 {
+		t.Fatalf("only %d targets files in the test data", len(files))
+	}
+	inputs := map[string][]byte{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[f] = data
+	}
+	good := `{"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}},"signatures":[]}`
+	for name, edit := range map[string][2]string{
+		"null target":  {`"targets":{`, `"targets":{"evil":null,`},
+		"bad length":   {`"length":1`, `"length":"one"`},
+		"bad hash":     {`"00"`, `"not hex"`},
+		"no length":    {`"length":1,`, ``},
+		"targets null": {`"targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}`, `"targets":null`},
+		"no targets":   {`,"targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}`, ``},
+		"custom":       {`"length":1`, `"length":1,"custom":{"x":[1]}`},
+		"duplicate":    {`"targets":{`, `"targets":{"a":null,`},
+		"not object":   {`"targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}`, `"targets":[]`},
+	} {
+		inputs[name] = []byte(strings.Replace(good, edit[0], edit[1], 1))
+	}
+	for name, data := range inputs {
+		_, whole := ParseTargets(data)
+		md, checked := parseTargetsChecked(data)
+		if (whole == nil) != (checked == nil) {
+			t.Errorf("%s: go-tuf's parse: %v; the checked parse: %v", name, whole, checked)
+		}
+		if checked == nil && len(md.Signed.Targets) != 0 {
+			t.Errorf("%s: the checked parse kept the targets", name)
 		}
 	}
 }

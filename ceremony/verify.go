@@ -426,7 +426,7 @@ func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, truste
 		rep.problem("%s: %v", name, err)
 		return
 	}
-	md, err := ParseTargets(data)
+	md, err := parseTargetsChecked(data)
 	if err == nil && md.Signed.Type != metadata.TARGETS {
 		err = fmt.Errorf("_type is %q", md.Signed.Type)
 	}
