@@ -33,7 +33,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 # Benchmarks of issue 8: ratios against baselines measured in the same run
-# (about 20 minutes; BENCH_QUICK=1 for a one-iteration smoke run).
+# (10 to 20 minutes; BENCH_QUICK=1 for a one-iteration smoke run).
 bench: deps
 	@scripts/bench/run.sh
 

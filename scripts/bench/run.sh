@@ -6,7 +6,7 @@
 # its subject and its baseline back to back, alternating which goes first,
 # and reports the median of the per-iteration ratios.
 #
-#   scripts/bench/run.sh            full run (about 20 minutes on 2 cores)
+#   scripts/bench/run.sh            full run (10 to 20 minutes on 2 cores)
 #   BENCH_QUICK=1 scripts/bench/run.sh
 #                                   one iteration each: a smoke test, not
 #                                   figures to record
