@@ -38,6 +38,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -246,8 +247,16 @@ func tuiFirstFrame(tool, media string) (time.Duration, error) {
 	}
 	slave.Close()
 	defer func() {
-		_ = cmd.Process.Kill()
+		// q on the home screen quits, and the TUI cleans up after itself;
+		// killed, it would leave its PC/SC client directory behind.
+		_, _ = master.Write([]byte("q"))
+		done := make(chan struct{})
+		go func() { _, _ = io.Copy(io.Discard, master); close(done) }()
+		timer := time.AfterFunc(5*time.Second, func() { _ = cmd.Process.Kill() })
 		_ = cmd.Wait()
+		timer.Stop()
+		master.Close()
+		<-done
 	}()
 	go func() {
 		var seen []byte

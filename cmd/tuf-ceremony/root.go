@@ -29,7 +29,9 @@ var version = "dev"
 
 // Main runs the command line and returns the exit code; only main exits.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a terminal closed under the TUI stops it as ctrl+c
+	// does, and what a rehearsal set up is removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	f := newFactory(os.Stdin, os.Stdout, os.Stderr)
 	ceremony.SetSession(ceremony.ReadBuildInfo(version))
