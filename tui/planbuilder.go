@@ -36,9 +36,10 @@ type planBuilder struct {
 	first int
 
 	// path is where the plan is saved; replace: the custodians agreed to
-	// replace the file there.
-	path    string
-	replace bool
+	// replace the file there, which then held replaced.
+	path     string
+	replace  bool
+	replaced []byte
 	// data is the plan as saved, checked is it parsed.
 	data    []byte
 	checked *ceremony.Plan
@@ -46,10 +47,11 @@ type planBuilder struct {
 
 // builtPlan is what the check of the whole plan returns.
 type builtPlan struct {
-	path    string // absolute
-	data    []byte
-	plan    *ceremony.Plan
-	replace bool
+	path     string // absolute
+	data     []byte
+	plan     *ceremony.Plan
+	replace  bool
+	replaced []byte // what the file held when replacing it was agreed
 }
 
 // planProblems are the problems found in what a step was given, each
@@ -587,7 +589,7 @@ func (b *planBuilder) saveStep() *step {
 		},
 		done: func(f *flow, res any) error {
 			bp := res.(builtPlan)
-			b.path, b.data, b.checked, b.replace = bp.path, bp.data, bp.plan, bp.replace
+			b.path, b.data, b.checked, b.replace, b.replaced = bp.path, bp.data, bp.plan, bp.replace, bp.replaced
 			return nil
 		},
 	}
@@ -662,7 +664,7 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, dr
 				return builtPlan{}, retypePath("%s was kept: type another path", path)
 			}
 		}
-		bp.replace = true
+		bp.replace, bp.replaced = true, old
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return builtPlan{}, err
 	}
@@ -693,9 +695,9 @@ func (b *planBuilder) reviewStep(s *initState) *step {
 		// A plan that cannot be saved: r goes back to its path.
 		retryPrev: true,
 		run: func(f *flow) jobFunc {
-			path, data, replace := b.path, b.data, b.replace
+			path, data, replace, replaced := b.path, b.data, b.replace, b.replaced
 			return func(ctx context.Context, _ ceremony.Prompter) (any, error) {
-				lp, err := saveAndLoadPlan(path, data, replace)
+				lp, err := saveAndLoadPlan(path, data, replace, replaced)
 				if err != nil {
 					return nil, &planSaveError{err}
 				}
@@ -720,8 +722,19 @@ func (e *planSaveError) Hints() []string {
 }
 
 // saveAndLoadPlan saves the plan and loads it back exactly as a plan file
-// is loaded; the bytes loaded must be the bytes agreed.
-func saveAndLoadPlan(path string, data []byte, replace bool) (loadedPlan, error) {
+// is loaded; the bytes loaded must be the bytes agreed. A file replaced
+// must still hold what it held when the custodians agreed to replace it.
+func saveAndLoadPlan(path string, data []byte, replace bool, replaced []byte) (loadedPlan, error) {
+	if replace {
+		cur, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return loadedPlan{}, err
+		case !bytes.Equal(cur, replaced):
+			return loadedPlan{}, fmt.Errorf("%s changed since you agreed to replace it: nothing was saved", path)
+		}
+	}
 	if err := ceremony.SavePlan(path, data, replace); err != nil {
 		return loadedPlan{}, err
 	}

@@ -810,3 +810,36 @@ func TestPlanBuilderInTmux(t *testing.T) {
 		}
 	}
 }
+
+// A plan file the custodians agreed to replace is replaced only if it
+// still holds what it held when they agreed.
+func TestSavePlanReplacesOnlyWhatWasAgreed(t *testing.T) {
+	dir := t.TempDir()
+	path := writePlan(t, dir)
+	agreed, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := strings.Replace(string(agreed), "365d", "52w", 1)
+	if built == string(agreed) {
+		t.Fatal("the test plan has no 365d to change")
+	}
+	if err := os.WriteFile(path, []byte("# changed meanwhile\n"+string(agreed)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := saveAndLoadPlan(path, []byte(built), true, agreed); err == nil || !strings.Contains(err.Error(), "changed since you agreed to replace it") {
+		t.Fatalf("a file changed since the agreement: %v", err)
+	}
+	if got, _ := os.ReadFile(path); !strings.HasPrefix(string(got), "# changed meanwhile") {
+		t.Fatal("the changed file was replaced")
+	}
+	if err := os.WriteFile(path, agreed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := saveAndLoadPlan(path, []byte(built), true, agreed); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != built {
+		t.Fatal("the agreed replacement was not saved")
+	}
+}
