@@ -125,7 +125,14 @@ func RedirectClient(ctx context.Context, socket string) (restore func(), err err
 		once.Do(func() {
 			client.mu.Lock()
 			if _, err := os.Lstat(client.link); err == nil {
-				pointLocked(client.target)
+				if pointLocked(client.target) != nil {
+					// Not left pointing at a pcscd that is gone: made
+					// again in place.
+					os.Remove(client.link)
+					if os.Symlink(client.target, client.link) == nil {
+						client.pointsTo = client.target
+					}
+				}
 			} else {
 				client.pointsTo = client.target
 			}
