@@ -1,6 +1,7 @@
 package hsm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -78,4 +79,19 @@ func RedactURI(uri string) string {
 		return base
 	}
 	return base + "?" + strings.Join(kept, "&")
+}
+
+// OpenWithURIPIN opens the token a URI addresses and returns the PIN the
+// URI carries (empty when a person must be asked). The PIN is read first:
+// an unusable pin-source fails before any device is touched.
+func OpenWithURIPIN(ctx context.Context, backends []Backend, uri string) (Token, PIN, error) {
+	pin, _, err := URIPIN(uri)
+	if err != nil {
+		return nil, PIN{}, err
+	}
+	tok, err := Open(ctx, backends, uri)
+	if err != nil {
+		return nil, PIN{}, err
+	}
+	return tok, pin, nil
 }

@@ -60,15 +60,7 @@ func (o *Options) withDefaults() {
 	if o.Open == nil {
 		backends := o.Backends
 		o.Open = func(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
-			pin, _, err := hsm.URIPIN(uri)
-			if err != nil {
-				return nil, hsm.PIN{}, err
-			}
-			tok, err := hsm.Open(ctx, backends, uri)
-			if err != nil {
-				return nil, hsm.PIN{}, err
-			}
-			return tok, pin, nil
+			return hsm.OpenWithURIPIN(ctx, backends, uri)
 		}
 	}
 	if o.InterfacesUp == nil {

@@ -177,15 +177,7 @@ func (f *factory) withTouch(ctx context.Context) context.Context {
 // openToken opens the token a URI addresses and reads the PIN it carries,
 // if any.
 func (f *factory) openToken(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
-	pin, _, err := hsm.URIPIN(uri)
-	if err != nil {
-		return nil, hsm.PIN{}, err
-	}
-	tok, err := hsm.Open(ctx, f.backends(), uri)
-	if err != nil {
-		return nil, hsm.PIN{}, err
-	}
-	return tok, pin, nil
+	return hsm.OpenWithURIPIN(ctx, f.backends(), uri)
 }
 
 // attestationRoots loads --attestation-roots, or nil for Yubico's roots.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tuf-ceremony/tuf-ceremony/hsm"
 	"github.com/tuf-ceremony/tuf-ceremony/tui"
 )
 
@@ -69,24 +68,7 @@ func runTUIWith(ctx context.Context, f *factory, opts *tuiOptions) error {
 		Plan:             opts.plan,
 		Backends:         backends,
 		Modules:          opts.modules,
-		Open:             openWith(backends),
 		InterfacesUp:     f.interfacesUp,
 		AttestationRoots: roots,
 	}, tty, tty)
-}
-
-// openWith opens tokens with the given backends, reading the PIN a URI
-// carries.
-func openWith(backends []hsm.Backend) func(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
-	return func(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
-		pin, _, err := hsm.URIPIN(uri)
-		if err != nil {
-			return nil, hsm.PIN{}, err
-		}
-		tok, err := hsm.Open(ctx, backends, uri)
-		if err != nil {
-			return nil, hsm.PIN{}, err
-		}
-		return tok, pin, nil
-	}
 }
