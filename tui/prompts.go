@@ -152,26 +152,8 @@ func reviewView(st *styles, r ceremony.Review, w int) string {
 	} else {
 		b.WriteString(st.heading.Render(fmt.Sprintf("Changes since v%d:", r.Version-1)) + "\n")
 	}
-	if len(r.Changes) == 0 {
-		b.WriteString("  no differences\n")
-	}
 	// Every change in full, wrapped: nothing of what is signed is cut.
-	for _, c := range r.Changes {
-		style := st.changed
-		switch c.Kind {
-		case ceremony.ChangeAdded:
-			style = st.added
-		case ceremony.ChangeRemoved:
-			style = st.removed
-		}
-		for i, l := range strings.Split(strings.TrimRight(wrapHard(c.String(), w-4), "\n"), "\n") {
-			indent := "  "
-			if i > 0 {
-				indent = "      "
-			}
-			b.WriteString(indent + style.Render(l) + "\n")
-		}
-	}
+	b.WriteString(changesText(st, r.Changes, w))
 	b.WriteString("\nfull SHA-256: " + r.Fingerprint.SHA256 + "\n")
 	return b.String()
 }
