@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,23 @@ type RequirementStatus struct {
 type Signer struct {
 	KeyID     string `json:"keyid"`
 	Custodian string `json:"custodian,omitempty"`
+}
+
+// SignerNames lists signers by custodian (a key without one by its short
+// ID), or says "nobody".
+func SignerNames(ss []Signer) string {
+	if len(ss) == 0 {
+		return "nobody"
+	}
+	var out []string
+	for _, s := range ss {
+		n := ShortID(s.KeyID)
+		if s.Custodian != "" {
+			n = s.Custodian
+		}
+		out = append(out, n)
+	}
+	return strings.Join(out, ", ")
 }
 
 // Status reports, for each staged file, which keys have signed, which

@@ -84,33 +84,18 @@ func statusText(st *styles, status []ceremony.ProposalStatus, width int) string 
 		for _, r := range s.Requirements {
 			line := fmt.Sprintf("  %-20s %s", truncate(r.Name, 20), st.bar(len(r.Signed), r.Threshold, 8))
 			if len(r.Signed) > 0 {
-				line += "  signed: " + signerNames(r.Signed)
+				line += "  signed: " + ceremony.SignerNames(r.Signed)
 			}
 			b.WriteString(truncate(line, width) + "\n")
 			if !r.Met {
-				b.WriteString(truncate("  "+strings.Repeat(" ", 20)+" can still sign: "+signerNames(r.CanStillSign), width) + "\n")
+				b.WriteString(truncate("  "+strings.Repeat(" ", 20)+" can still sign: "+ceremony.SignerNames(r.CanStillSign), width) + "\n")
 			}
 			if len(r.Invalid) > 0 {
-				b.WriteString(st.bad.Render(truncate("  !! signature that does not verify: "+signerNames(r.Invalid), width)) + "\n")
+				b.WriteString(st.bad.Render(truncate("  !! signature that does not verify: "+ceremony.SignerNames(r.Invalid), width)) + "\n")
 			}
 		}
 	}
 	return b.String()
-}
-
-func signerNames(ss []ceremony.Signer) string {
-	if len(ss) == 0 {
-		return "nobody"
-	}
-	var out []string
-	for _, s := range ss {
-		n := ceremony.ShortID(s.KeyID)
-		if s.Custodian != "" {
-			n = s.Custodian
-		}
-		out = append(out, n)
-	}
-	return strings.Join(out, ", ")
 }
 
 // allReady reports whether every staged file can be published.

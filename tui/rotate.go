@@ -35,7 +35,7 @@ func proposalText(st *styles, r proposedResult, w int) string {
 			b.WriteString(st.bad.Render("✗ a threshold cannot be reached:") + "\n")
 		}
 		for _, rp := range a.Requirements {
-			b.WriteString(truncate(fmt.Sprintf("  %-20s needs %d: can sign %s", rp.Name, rp.Threshold, signerNames(append(append([]ceremony.Signer{}, rp.Signed...), rp.Usable...))), w) + "\n")
+			b.WriteString(truncate(fmt.Sprintf("  %-20s needs %d: can sign %s", rp.Name, rp.Threshold, ceremony.SignerNames(append(append([]ceremony.Signer{}, rp.Signed...), rp.Usable...))), w) + "\n")
 		}
 		for _, x := range a.Warnings {
 			b.WriteString(st.warn.Render("!! ") + wrap(x, w-3) + "\n")

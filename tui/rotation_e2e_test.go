@@ -485,7 +485,7 @@ roles:
 	}
 	for _, p := range st {
 		for _, req := range p.Requirements {
-			if len(req.Signed) != 0 || strings.Contains(signerNames(req.CanStillSign), "alice") {
+			if len(req.Signed) != 0 || strings.Contains(ceremony.SignerNames(req.CanStillSign), "alice") {
 				t.Errorf("%s %s: signed %v, can still sign %v", p.File, req.Name, req.Signed, req.CanStillSign)
 			}
 		}

@@ -139,12 +139,12 @@ func printAnalysis(w io.Writer, a *ceremony.RotationAnalysis) {
 		if !r.Reachable {
 			mark = "NOT reachable"
 		}
-		fmt.Fprintf(w, "  %s: %d needed, %s; signed: %s; can sign: %s", r.Name, r.Threshold, mark, names(r.Signed), names(r.Usable))
+		fmt.Fprintf(w, "  %s: %d needed, %s; signed: %s; can sign: %s", r.Name, r.Threshold, mark, ceremony.SignerNames(r.Signed), ceremony.SignerNames(r.Usable))
 		if len(r.Unusable) > 0 {
-			fmt.Fprintf(w, "; absent: %s", names(r.Unusable))
+			fmt.Fprintf(w, "; absent: %s", ceremony.SignerNames(r.Unusable))
 		}
 		if len(r.Tainted) > 0 {
-			fmt.Fprintf(w, "; compromised: %s", names(r.Tainted))
+			fmt.Fprintf(w, "; compromised: %s", ceremony.SignerNames(r.Tainted))
 		}
 		fmt.Fprintln(w)
 	}

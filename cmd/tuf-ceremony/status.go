@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,29 +85,14 @@ func printStatus(w io.Writer, s ceremony.ProposalStatus, now time.Time) {
 		}
 		fmt.Fprintf(w, "  %s: %d/%d %s", r.Name, len(r.Signed), r.Threshold, mark)
 		if len(r.Signed) > 0 {
-			fmt.Fprintf(w, "  signed: %s", names(r.Signed))
+			fmt.Fprintf(w, "  signed: %s", ceremony.SignerNames(r.Signed))
 		}
 		if len(r.Invalid) > 0 {
-			fmt.Fprintf(w, "  INVALID signature: %s", names(r.Invalid))
+			fmt.Fprintf(w, "  INVALID signature: %s", ceremony.SignerNames(r.Invalid))
 		}
 		if !r.Met {
-			fmt.Fprintf(w, "  can still sign: %s", names(r.CanStillSign))
+			fmt.Fprintf(w, "  can still sign: %s", ceremony.SignerNames(r.CanStillSign))
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-func names(ss []ceremony.Signer) string {
-	if len(ss) == 0 {
-		return "nobody"
-	}
-	var out []string
-	for _, s := range ss {
-		n := ceremony.ShortID(s.KeyID)
-		if s.Custodian != "" {
-			n = s.Custodian
-		}
-		out = append(out, n)
-	}
-	return strings.Join(out, ", ")
 }
