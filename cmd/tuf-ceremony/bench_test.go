@@ -50,7 +50,6 @@ import (
 	"testing"
 	"time"
 
-	mpkcs11 "github.com/miekg/pkcs11"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"golang.org/x/sys/unix"
 
@@ -471,7 +470,7 @@ func (sb *signBench) signArgs(i int) []string {
 // raw signs the same digest with each token's key through miekg/pkcs11.
 func (sb *signBench) raw() error {
 	for i := range sb.labels {
-		if _, err := rawPKCS11Sign(sb.store.Module, sb.labels[i], sb.pins[i], sb.keyIDs[i], sb.digest); err != nil {
+		if _, err := softhsmtest.RawSign(sb.store.Module, sb.labels[i], sb.pins[i], sb.keyIDs[i], sb.digest); err != nil {
 			return err
 		}
 	}
@@ -671,68 +670,6 @@ func BenchmarkLargeTargetsCLIPeakMemory(b *testing.B) {
 	b.ReportMetric(x("publish"), "publish-x")
 	b.ReportMetric(x("verify"), "verify-x")
 	b.ReportMetric(max(x("sign"), x("publish"), x("verify")), "x")
-}
-
-// rawPKCS11Sign is what any program signing on a PKCS#11 token has to do,
-// and nothing more: load the module, find the token by label, open a
-// session, log in, find the private key by CKA_ID, sign, undo it all.
-func rawPKCS11Sign(module, label, pin string, keyID, digest []byte) ([]byte, error) {
-	p := mpkcs11.New(module)
-	if p == nil {
-		return nil, fmt.Errorf("cannot load %s", module)
-	}
-	defer p.Destroy()
-	if err := p.Initialize(); err != nil {
-		return nil, err
-	}
-	defer p.Finalize()
-	slots, err := p.GetSlotList(true)
-	if err != nil {
-		return nil, err
-	}
-	slot, found := uint(0), false
-	for _, s := range slots {
-		ti, err := p.GetTokenInfo(s)
-		if err != nil {
-			return nil, err
-		}
-		if ti.Label == label {
-			slot, found = s, true
-			break
-		}
-	}
-	if !found {
-		return nil, fmt.Errorf("no token %s", label)
-	}
-	sess, err := p.OpenSession(slot, mpkcs11.CKF_SERIAL_SESSION)
-	if err != nil {
-		return nil, err
-	}
-	defer p.CloseSession(sess)
-	if err := p.Login(sess, mpkcs11.CKU_USER, pin); err != nil {
-		return nil, err
-	}
-	defer p.Logout(sess)
-	if err := p.FindObjectsInit(sess, []*mpkcs11.Attribute{
-		mpkcs11.NewAttribute(mpkcs11.CKA_CLASS, mpkcs11.CKO_PRIVATE_KEY),
-		mpkcs11.NewAttribute(mpkcs11.CKA_ID, keyID),
-	}); err != nil {
-		return nil, err
-	}
-	hs, _, err := p.FindObjects(sess, 1)
-	if ferr := p.FindObjectsFinal(sess); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(hs) != 1 {
-		return nil, fmt.Errorf("token %s: no private key", label)
-	}
-	if err := p.SignInit(sess, []*mpkcs11.Mechanism{mpkcs11.NewMechanism(mpkcs11.CKM_ECDSA, nil)}, hs[0]); err != nil {
-		return nil, err
-	}
-	return p.Sign(sess, digest)
 }
 
 // copyTree copies a workspace, modes included.

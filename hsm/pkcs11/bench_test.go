@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	mpkcs11 "github.com/miekg/pkcs11"
-
 	"github.com/tuf-ceremony/tuf-ceremony/hsm"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/pkcs11"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
@@ -37,68 +35,6 @@ type benchToken struct {
 	uri   string // with module-path and pin-source
 	pin   string
 	keyID []byte // CKA_ID of the key pair
-}
-
-// rawSign is what any program signing on a PKCS#11 token has to do, and
-// nothing more: load the module, find the token by label, open a session,
-// log in, find the private key by CKA_ID, sign the digest, and undo it all.
-func rawSign(module string, t benchToken, digest []byte) ([]byte, error) {
-	p := mpkcs11.New(module)
-	if p == nil {
-		return nil, fmt.Errorf("cannot load %s", module)
-	}
-	defer p.Destroy()
-	if err := p.Initialize(); err != nil {
-		return nil, err
-	}
-	defer p.Finalize()
-	slots, err := p.GetSlotList(true)
-	if err != nil {
-		return nil, err
-	}
-	slot, found := uint(0), false
-	for _, s := range slots {
-		ti, err := p.GetTokenInfo(s)
-		if err != nil {
-			return nil, err
-		}
-		if ti.Label == t.label {
-			slot, found = s, true
-			break
-		}
-	}
-	if !found {
-		return nil, fmt.Errorf("no token %s", t.label)
-	}
-	sess, err := p.OpenSession(slot, mpkcs11.CKF_SERIAL_SESSION)
-	if err != nil {
-		return nil, err
-	}
-	defer p.CloseSession(sess)
-	if err := p.Login(sess, mpkcs11.CKU_USER, t.pin); err != nil {
-		return nil, err
-	}
-	defer p.Logout(sess)
-	if err := p.FindObjectsInit(sess, []*mpkcs11.Attribute{
-		mpkcs11.NewAttribute(mpkcs11.CKA_CLASS, mpkcs11.CKO_PRIVATE_KEY),
-		mpkcs11.NewAttribute(mpkcs11.CKA_ID, t.keyID),
-	}); err != nil {
-		return nil, err
-	}
-	hs, _, err := p.FindObjects(sess, 1)
-	if ferr := p.FindObjectsFinal(sess); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(hs) != 1 {
-		return nil, fmt.Errorf("token %s: no private key", t.label)
-	}
-	if err := p.SignInit(sess, []*mpkcs11.Mechanism{mpkcs11.NewMechanism(mpkcs11.CKM_ECDSA, nil)}, hs[0]); err != nil {
-		return nil, err
-	}
-	return p.Sign(sess, digest)
 }
 
 // backendSign signs the same digest through this package, as ceremony.Sign
@@ -164,7 +100,7 @@ func BenchmarkBackendSign(b *testing.B) {
 
 	raw := func() error {
 		for _, t := range toks {
-			if _, err := rawSign(store.Module, t, digest); err != nil {
+			if _, err := softhsmtest.RawSign(store.Module, t.label, t.pin, t.keyID, digest); err != nil {
 				return err
 			}
 		}
