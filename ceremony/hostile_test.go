@@ -892,6 +892,42 @@ crash on them.`,
 				"key (\"key X is null\") and a key without keytype, scheme or public value",
 		},
 		{
+			name: "malformed-null-target",
+			about: `Targets v2, signed by the targets key, lists one target as null beside a
+real one. go-tuf's parse dereferences it and panics.
+A careful client must refuse fields of the wrong JSON type, must not crash
+on them, and a ceremony must never show a review that leaves it out.`,
+			gen: func(k *hostileKeys) map[string][]byte {
+				f := k.base()
+				v2 := hostileEdit(k.t, k.targetsPart(2, hostileExpires), func(m map[string]any) {
+					m["targets"].(map[string]any)["evil.txt"] = nil
+				})
+				f["2.targets.json"] = k.file(v2, k.targets)
+				return f
+			},
+			newest:  "2.targets.json",
+			verify:  "2.targets.json is rejected: malformed targets: target evil.txt: it is null",
+			publish: "targets v2: a TUF client would reject it: malformed targets",
+		},
+		{
+			name: "malformed-null-root-role",
+			about: `Root v2, signed by a and b, sets its root role to null. go-tuf's
+VerifyDelegate dereferences it and panics.
+A careful client must refuse a root without a root role, and must not crash
+on it.`,
+			gen: func(k *hostileKeys) map[string][]byte {
+				f := k.base()
+				v2 := hostileEdit(k.t, k.root(2, hostileExpires), func(m map[string]any) {
+					m["roles"].(map[string]any)["root"] = nil
+				})
+				f["2.root.json"] = k.file(v2, k.a, k.b)
+				return f
+			},
+			newest:  "2.root.json",
+			verify:  "2.root.json is rejected",
+			publish: "root v2 has no root role",
+		},
+		{
 			name: "huge",
 			about: `2.root.json is 70 MiB (a long string inside an otherwise plausible root); it
 is written at test time, never committed.
@@ -1150,7 +1186,8 @@ func hostileCall(f func() error) (err error) {
 			for _, line := range strings.Split(string(debug.Stack()), "\n") {
 				line = strings.TrimSpace(line)
 				if strings.Contains(line, "/ceremony/") && !strings.Contains(line, "_test.go") && len(at) < 3 {
-					at = append(at, line[strings.LastIndex(line, "/")+1:])
+					frame, _, _ := strings.Cut(line[strings.LastIndex(line, "/")+1:], "(") // arguments are addresses
+					at = append(at, frame)
 				}
 			}
 			err = fmt.Errorf("PANIC: %v at %s", r, strings.Join(at, " < "))

@@ -207,13 +207,21 @@ func (w *Workspace) Proposals() ([]*Proposal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Path, err)
 		}
-		p.Requirements = append(p.Requirements, rootRequirement(fmt.Sprintf("root v%d", p.Version), md))
+		req, err := rootRequirement(fmt.Sprintf("root v%d", p.Version), md)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Path, err)
+		}
+		p.Requirements = append(p.Requirements, req)
 		prev, err := w.previousRoot(p.Version)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Path, err)
 		}
 		if prev != nil {
-			p.Requirements = append(p.Requirements, rootRequirement(fmt.Sprintf("previous root v%d", prev.Signed.Version), prev))
+			req, err := rootRequirement(fmt.Sprintf("previous root v%d", prev.Signed.Version), prev)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Path, err)
+			}
+			p.Requirements = append(p.Requirements, req)
 		}
 		newest = md
 	}
@@ -315,16 +323,16 @@ func (w *Workspace) previousRoot(version int64) (*metadata.Metadata[metadata.Roo
 	return md, nil
 }
 
-func rootRequirement(name string, md *metadata.Metadata[metadata.RootType]) Requirement {
-	req, _ := delegation(md, metadata.ROOT)
+func rootRequirement(name string, md *metadata.Metadata[metadata.RootType]) (Requirement, error) {
+	req, err := delegation(md, metadata.ROOT)
 	req.Name = name
-	return req
+	return req, err
 }
 
 // delegation is the requirement a root sets for one of its roles.
 func delegation(root *metadata.Metadata[metadata.RootType], role string) (Requirement, error) {
 	r, ok := root.Signed.Roles[role]
-	if !ok {
+	if !ok || r == nil {
 		return Requirement{}, fmt.Errorf("root v%d has no %s role", root.Signed.Version, role)
 	}
 	req := Requirement{
