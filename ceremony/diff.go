@@ -291,41 +291,6 @@ func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, o
 	return d.changes, true, nil
 }
 
-// splitTargets returns a targets file with "targets": {} in its signed
-// part, and the targets apart (slices of data). An empty data gives an
-// empty file and no targets.
-func splitTargets(data []byte) (rest []byte, targets map[string]rawSpan, ok bool) {
-	if len(data) == 0 {
-		return nil, nil, true
-	}
-	var top, signed map[string]rawSpan
-	if json.Unmarshal(data, &top) != nil || top["signed"] == nil || json.Unmarshal(top["signed"], &signed) != nil {
-		return nil, nil, false
-	}
-	if raw, has := signed["targets"]; has && json.Unmarshal(raw, &targets) != nil {
-		return nil, nil, false
-	}
-	restSigned := map[string]json.RawMessage{}
-	for k, v := range signed {
-		restSigned[k] = json.RawMessage(v)
-	}
-	if targets != nil {
-		restSigned["targets"] = json.RawMessage("{}")
-	}
-	restTop := map[string]json.RawMessage{}
-	for k, v := range top {
-		restTop[k] = json.RawMessage(v)
-	}
-	var err error
-	if restTop["signed"], err = json.Marshal(restSigned); err != nil {
-		return nil, nil, false
-	}
-	if rest, err = json.Marshal(restTop); err != nil {
-		return nil, nil, false
-	}
-	return rest, targets, true
-}
-
 // FormatChanges writes one change per line:
 //
 //	~ roles.root.threshold: 2 → 3
