@@ -264,10 +264,13 @@ func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, o
 	}
 	// A null target is refused, wherever it is: go-tuf's clients crash on
 	// it, and in both files it would not show as a change.
-	for which, targets := range map[string]map[string]rawSpan{"old": oldTargets, "new": newTargets} {
-		for path, raw := range targets {
-			if bytes.Equal(raw, []byte("null")) {
-				return nil, true, &DiffInputError{Which: which, Err: fmt.Errorf("%w: target %s is null", ErrInvalidMetadata, diffSafe(path))}
+	for _, side := range []struct {
+		which   string
+		targets map[string]rawSpan
+	}{{"old", oldTargets}, {"new", newTargets}} {
+		for _, path := range slices.Sorted(maps.Keys(side.targets)) {
+			if bytes.Equal(side.targets[path], []byte("null")) {
+				return nil, true, &DiffInputError{Which: side.which, Err: fmt.Errorf("%w: target %s is null", ErrInvalidMetadata, diffSafe(path))}
 			}
 		}
 	}
