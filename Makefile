@@ -46,6 +46,7 @@ FUZZ_TARGETS := \
 	ceremony:FuzzImportMetadata \
 	ceremony:FuzzCanonicalJSON \
 	ceremony:FuzzEnvelopeMarshal \
+	ceremony:FuzzGoTUFReplay \
 	hsm/pkcs11:FuzzParseURI \
 	hsm/pkcs11:FuzzURIFields \
 	hsm/pkcs11:FuzzURIPINValueNotShown

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 )
 
 // VerifyOptions modify Verify.
@@ -193,9 +192,9 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 		rep.problem("the chain starts at root v%d: 1.root.json is missing (or pin a root with --root-sha256)", versions[0])
 		return nil
 	}
-	// go-tuf's client logic walks the same files alongside the own checks
-	// (its walk costs about five times theirs), in segments over the
-	// available cores; its findings are read once the own walk is done.
+	// go-tuf's client rules walk the same files alongside the own checks,
+	// in segments over the available cores; their findings are read once
+	// the own walk is done.
 	goTUF := make(chan goTUFWalk, 1)
 	go func() { goTUF <- walkGoTUF(dir, versions[start:]) }()
 	trusted, legacy, complete := rep.walkRoots(dir, versions[start:])
@@ -276,7 +275,7 @@ type goTUFRead struct {
 // core: shorter chains are not worth a second goroutine.
 const minGoTUFSegment = 64
 
-// walkGoTUF runs go-tuf's client logic over the chain of versions: trust
+// walkGoTUF runs go-tuf's client rules over the chain of versions: trust
 // the first, then UpdateRoot with each next one. The chain is cut into
 // segments that overlap by one version, each walked on its own from that
 // version (trustedmetadata.New checks it against itself, UpdateRoot each
@@ -307,10 +306,12 @@ func walkGoTUF(dir string, versions []int64) goTUFWalk {
 	return w
 }
 
-// walkGoTUFSegment walks versions[first..last] (inclusive).
+// walkGoTUFSegment walks versions[first..last] (inclusive) by go-tuf's
+// rules (gotufreplay.go).
 func walkGoTUFSegment(dir string, versions []int64, first, last int) goTUFWalk {
 	w := goTUFWalk{failed: -1}
-	var tm *trustedmetadata.TrustedMetadata
+	var trusted *goTUFRoot
+	var trustedData []byte
 	for i := first; i <= last; i++ {
 		data, err := readLimited(filepath.Join(dir, VersionedName(metadata.ROOT, versions[i])))
 		if err != nil {
@@ -320,15 +321,17 @@ func walkGoTUFSegment(dir string, versions []int64, first, last int) goTUFWalk {
 			return w
 		}
 		w.reads = append(w.reads, goTUFRead{index: i, sha256: sha256Hex(data)})
-		if tm == nil {
-			err = safeGoTUF(func() (err error) { tm, err = trustedmetadata.New(data); return err })
-		} else {
-			err = safeGoTUF(func() (err error) { _, err = tm.UpdateRoot(data); return err })
+		next, err := loadGoTUFRoot(data)
+		if err == nil && trusted == nil {
+			err = next.delegates(next) // trustedmetadata.New: the first root signs itself
+		} else if err == nil {
+			err = goTUFUpdate(trusted, next)
 		}
 		if err != nil {
-			w.failed, w.err = i, err
+			w.failed, w.err = i, goTUFRefusal(trustedData, data, err)
 			return w
 		}
+		trusted, trustedData = next, data
 	}
 	return w
 }

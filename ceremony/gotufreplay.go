@@ -1,0 +1,217 @@
+package ceremony
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+)
+
+// go-tuf's verdict on a root chain, replayed.
+//
+// verify checks a chain with its own walk and, as a second opinion, with
+// go-tuf v2's client rules (invariant 7). go-tuf's trusted-metadata loop
+// costs four times the own walk: its VerifyDelegate re-encodes the whole
+// root (json.Marshal, then cjson) for every key ID of the role, and it runs
+// twice per version. The replay below applies the same rules through the
+// same calls (go-tuf's parse, its canonical form, its key decoding,
+// sigstore's verifiers, the same threshold count by distinct public key)
+// but makes each of those once per root: the payload once, each key once,
+// each signature check once. Where it refuses, go-tuf's own loop is run on
+// that step for go-tuf's own words.
+//
+// It is tested against trustedmetadata itself (gotufreplay_test.go: the
+// hostile corpus, the Sigstore root history, generated chains, a
+// differential fuzz target) and pinned to the go-tuf release whose
+// VerifyDelegate and UpdateRoot it mirrors: a go-tuf upgrade fails
+// TestGoTUFReplayPinned until the replay is checked against the new code.
+const replayedGoTUF = "v2.4.2"
+
+// goTUFRoot is a root as go-tuf reads it, with what VerifyDelegate derives
+// from it made once.
+type goTUFRoot struct {
+	md *metadata.Metadata[metadata.RootType]
+
+	payload    []byte // cjson of md.Signed, made on first use
+	payloadErr error
+	keys       map[string]*goTUFKey // by key ID, decoded on first use
+	checked    map[string]bool      // signature checks over payload, by key ID and key
+}
+
+// goTUFKey is one of a root's keys decoded as VerifyDelegate decodes it.
+type goTUFKey struct {
+	verifier signature.Verifier
+	// check names the check a signature gets from this key: its
+	// fingerprint (the SHA-256 of its PKIX encoding, by which go-tuf counts
+	// distinct signers) and what picks the hash and the padding.
+	fingerprint, check string
+	err                error
+}
+
+// loadGoTUFRoot parses data as go-tuf's trusted-metadata loop does before
+// it checks any signature.
+func loadGoTUFRoot(data []byte) (*goTUFRoot, error) {
+	r := &goTUFRoot{keys: map[string]*goTUFKey{}, checked: map[string]bool{}}
+	if err := safeGoTUF(func() (err error) { r.md, err = metadata.Root().FromBytes(data); return err }); err != nil {
+		return nil, err
+	}
+	if r.md.Signed.Type != metadata.ROOT {
+		return nil, fmt.Errorf("expected %s, got %s", metadata.ROOT, r.md.Signed.Type)
+	}
+	return r, nil
+}
+
+// goTUFUpdate is UpdateRoot's rule: next is signed by the threshold of
+// trusted's root role, is trusted's version + 1, and is signed by its own.
+func goTUFUpdate(trusted, next *goTUFRoot) error {
+	if err := trusted.delegates(next); err != nil {
+		return err
+	}
+	if want := trusted.md.Signed.Version + 1; next.md.Signed.Version != want {
+		return fmt.Errorf("bad version number, expected %d, got %d", want, next.md.Signed.Version)
+	}
+	return next.delegates(next)
+}
+
+// delegates is VerifyDelegate(root, signed): every key ID of r's root role
+// must name a key go-tuf can load, and the signatures over signed's payload
+// that verify must come from at least threshold distinct public keys.
+func (r *goTUFRoot) delegates(signed *goTUFRoot) error {
+	return safeGoTUF(func() error {
+		role, ok := r.md.Signed.Roles[metadata.ROOT]
+		if !ok || len(role.KeyIDs) == 0 {
+			return errors.New("no delegation found for root")
+		}
+		if role.Threshold < 1 {
+			return fmt.Errorf("insufficient threshold (%d) configured for root", role.Threshold)
+		}
+		signers := map[string]bool{}
+		for _, id := range role.KeyIDs {
+			key := r.key(id)
+			if key.err != nil {
+				return key.err
+			}
+			ok, err := signed.signedBy(id, key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				signers[key.fingerprint] = true
+			}
+		}
+		if len(signers) < role.Threshold {
+			return fmt.Errorf("not enough signatures, got %d, want %d", len(signers), role.Threshold)
+		}
+		return nil
+	})
+}
+
+// key decodes r's key id once.
+func (r *goTUFRoot) key(id string) *goTUFKey {
+	if k, ok := r.keys[id]; ok {
+		return k
+	}
+	k := &goTUFKey{}
+	r.keys[id] = k
+	key, ok := r.md.Signed.Keys[id]
+	if !ok {
+		k.err = fmt.Errorf("key with ID %s not found in root keyids", id)
+		return k
+	}
+	k.err = safeGoTUF(func() error {
+		pub, err := key.ToPublicKey()
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(der)
+		k.fingerprint = hex.EncodeToString(sum[:])
+		// The hash: none for ed25519, SHA-384 for the P-384 scheme, SHA-256
+		// otherwise; RSA keys of the PSS type get PSS padding.
+		hash := crypto.Hash(0)
+		if key.Type != metadata.KeyTypeEd25519 {
+			hash = crypto.SHA256
+			if key.Scheme == metadata.KeySchemeECDSA_SHA2_P384 {
+				hash = crypto.SHA384
+			}
+		}
+		pss := key.Type == metadata.KeyTypeRSASSA_PSS_SHA256
+		k.check = fmt.Sprintf("%s %d %t", k.fingerprint, hash, pss)
+		if !pss {
+			k.verifier, err = signature.LoadVerifier(pub, hash)
+			return err
+		}
+		rsaPub, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return errors.New("failed to convert public key to RSA PSS key")
+		}
+		k.verifier, err = signature.LoadRSAPSSVerifier(rsaPub, hash, &rsa.PSSOptions{Hash: crypto.SHA256})
+		return err
+	})
+	return k
+}
+
+// signedBy reports whether r's signature under key ID id verifies with key
+// over r's payload: the last signature listed under that ID (go-tuf's parse
+// refuses a file with two), or none.
+func (r *goTUFRoot) signedBy(id string, key *goTUFKey) (bool, error) {
+	if r.payload == nil && r.payloadErr == nil {
+		r.payload, r.payloadErr = cjson.EncodeCanonical(r.md.Signed)
+	}
+	if r.payloadErr != nil {
+		return false, r.payloadErr
+	}
+	memo := id + "\x00" + key.check
+	if ok, done := r.checked[memo]; done {
+		return ok, nil
+	}
+	var sig []byte
+	for _, s := range r.md.Signatures {
+		if s.KeyID == id {
+			sig = s.Signature
+		}
+	}
+	ok := key.verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(r.payload)) == nil
+	r.checked[memo] = ok
+	return ok, nil
+}
+
+// goTUFStep runs go-tuf's own trusted-metadata loop on one step: trust
+// prev (nil: data is the first root) and update to data. It gives go-tuf's
+// own words for a refusal the replay found.
+func goTUFStep(prev, data []byte) error {
+	return safeGoTUF(func() error {
+		if prev == nil {
+			_, err := trustedmetadata.New(data)
+			return err
+		}
+		tm, err := trustedmetadata.New(prev)
+		if err != nil {
+			return fmt.Errorf("go-tuf refuses the root before it: %w", err)
+		}
+		_, err = tm.UpdateRoot(data)
+		return err
+	})
+}
+
+// goTUFRefusal is the error reported for a step the replay refused: go-tuf's
+// own, or, should go-tuf accept the step, the replay's with that said (the
+// step stays refused: the replay is never looser than it means to be).
+func goTUFRefusal(prev, data []byte, replayed error) error {
+	if err := goTUFStep(prev, data); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w (the replay of go-tuf %s's rules refuses it, go-tuf itself accepts it: please report this)", replayed, replayedGoTUF)
+}
