@@ -64,12 +64,12 @@ func (e *DiffInputError) Unwrap() error { return e.Err }
 // rest: "root", "targets", "snapshot", "timestamp".
 func MetadataType(data []byte) (string, error) {
 	var env struct {
-		Signed json.RawMessage `json:"signed"`
+		Signed rawSpan `json:"signed"` // a slice of data: a targets file can be tens of megabytes
 	}
 	if err := json.Unmarshal(data, &env); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidMetadata, err)
 	}
-	var signed map[string]json.RawMessage
+	var signed map[string]rawSpan
 	if err := json.Unmarshal(env.Signed, &signed); err != nil || signed == nil {
 		return "", fmt.Errorf("%w: no \"signed\" object", ErrInvalidMetadata)
 	}
@@ -84,37 +84,54 @@ func MetadataType(data []byte) (string, error) {
 // targets (delegated targets included). oldJSON may be empty: then new is
 // a first version and everything in it is added.
 func DiffFiles(oldJSON, newJSON []byte, names Names) ([]Change, error) {
+	var changes []Change
+	if err := EachChange(oldJSON, newJSON, names, func(c Change) { changes = append(changes, c) }); err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// EachChange is DiffFiles that hands each change to emit, in order, as it
+// is found, rather than keeping them: a targets file of 100,000 entries
+// has as many. On an error, emit may have seen some of the changes.
+func EachChange(oldJSON, newJSON []byte, names Names, emit func(Change)) error {
 	newType, err := MetadataType(newJSON)
 	if err != nil {
-		return nil, &DiffInputError{Which: "new", Err: err}
+		return &DiffInputError{Which: "new", Err: err}
 	}
 	oldType := newType
 	if len(oldJSON) > 0 {
 		if oldType, err = MetadataType(oldJSON); err != nil {
-			return nil, &DiffInputError{Which: "old", Err: err}
+			return &DiffInputError{Which: "old", Err: err}
 		}
 	}
 	if oldType != newType {
-		return nil, fmt.Errorf("%w: the old file is %s metadata, the new file %s metadata", ErrMetadataTypeMismatch, diffSafe(oldType), diffSafe(newType))
+		return fmt.Errorf("%w: the old file is %s metadata, the new file %s metadata", ErrMetadataTypeMismatch, diffSafe(oldType), diffSafe(newType))
 	}
+	var changes []Change
 	switch newType {
 	case metadata.ROOT:
 		from, to, err := diffParse[metadata.RootType](oldJSON, newJSON)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return DiffRoot(from, to, names), nil
+		changes = DiffRoot(from, to, names)
 	case metadata.TARGETS:
-		if changes, ok, err := diffTargetsFiles(oldJSON, newJSON, names); ok {
-			return changes, err
+		if ok, err := diffTargetsFiles(oldJSON, newJSON, names, emit); ok {
+			return err
 		}
 		from, to, err := diffParse[metadata.TargetsType](oldJSON, newJSON)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return DiffTargets(from, to, names), nil
+		changes = DiffTargets(from, to, names)
+	default:
+		return fmt.Errorf("%w, not %s metadata", ErrUnsupportedMetadataType, diffSafe(newType))
 	}
-	return nil, fmt.Errorf("%w, not %s metadata", ErrUnsupportedMetadataType, diffSafe(newType))
+	for _, c := range changes {
+		emit(c)
+	}
+	return nil
 }
 
 // diffParse parses both files with go-tuf; from stays nil when oldJSON is
@@ -181,7 +198,7 @@ func DiffRoot(from, to *metadata.Metadata[metadata.RootType], names Names) []Cha
 // delegations, then unrecognized fields. from may be nil (the first
 // version): everything in to is then added.
 func DiffTargets(from, to *metadata.Metadata[metadata.TargetsType], names Names) []Change {
-	d, o, n := targetsDiffer(from, to, names)
+	d, o, n := targetsDiffer(from, to, names, nil)
 	for _, path := range diffUnion(o.Targets, n.Targets) {
 		d.target(path, o.Targets[path], n.Targets[path])
 	}
@@ -191,9 +208,11 @@ func DiffTargets(from, to *metadata.Metadata[metadata.TargetsType], names Names)
 }
 
 // targetsDiffer begins the diff of two targets with their headers, and
-// returns their signed parts (an empty one for a nil from).
-func targetsDiffer(from, to *metadata.Metadata[metadata.TargetsType], names Names) (d *differ, o, n *metadata.TargetsType) {
+// returns their signed parts (an empty one for a nil from). emit, when
+// not nil, gets the changes instead of the differ's list.
+func targetsDiffer(from, to *metadata.Metadata[metadata.TargetsType], names Names, emit func(Change)) (d *differ, o, n *metadata.TargetsType) {
 	d = newDiffer(names)
+	d.emit = emit
 	o = &metadata.TargetsType{}
 	if from != nil {
 		o = &from.Signed
@@ -238,20 +257,20 @@ func (d *differ) target(path string, ot, nt *metadata.TargetFiles) {
 // parses each file with its targets left out, and only the targets whose
 // bytes differ are decoded (by go-tuf, one at a time). ok is false when a
 // file cannot be split so; DiffFiles then lets go-tuf say what is wrong.
-func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, ok bool, err error) {
+func diffTargetsFiles(oldJSON, newJSON []byte, names Names, emit func(Change)) (ok bool, err error) {
 	oldRest, oldTargets, ok := splitTargets(oldJSON)
 	if !ok {
-		return nil, false, nil
+		return false, nil
 	}
 	newRest, newTargets, ok := splitTargets(newJSON)
 	if !ok {
-		return nil, false, nil
+		return false, nil
 	}
 	from, to, err := diffParse[metadata.TargetsType](oldRest, newRest)
 	if err != nil {
-		return nil, true, err
+		return true, err
 	}
-	d, o, n := targetsDiffer(from, to, names)
+	d, o, n := targetsDiffer(from, to, names, emit)
 	decode := func(which string, raw rawSpan) (*metadata.TargetFiles, error) {
 		if raw == nil {
 			return nil, nil
@@ -270,7 +289,7 @@ func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, o
 	}{{"old", oldTargets}, {"new", newTargets}} {
 		for _, path := range slices.Sorted(maps.Keys(side.targets)) {
 			if bytes.Equal(side.targets[path], []byte("null")) {
-				return nil, true, &DiffInputError{Which: side.which, Err: fmt.Errorf("%w: target %s is null", ErrInvalidMetadata, diffSafe(path))}
+				return true, &DiffInputError{Which: side.which, Err: fmt.Errorf("%w: target %s is null", ErrInvalidMetadata, diffSafe(path))}
 			}
 		}
 	}
@@ -281,17 +300,17 @@ func diffTargetsFiles(oldJSON, newJSON []byte, names Names) (changes []Change, o
 		}
 		ot, err := decode("old", ro)
 		if err != nil {
-			return nil, true, err
+			return true, err
 		}
 		nt, err := decode("new", rn)
 		if err != nil {
-			return nil, true, err
+			return true, err
 		}
 		d.target(path, ot, nt)
 	}
 	d.delegations(o.Delegations, n.Delegations)
 	d.unrecognized("", o.UnrecognizedFields, n.UnrecognizedFields)
-	return d.changes, true, nil
+	return true, nil
 }
 
 // FormatChanges writes one change per line:
@@ -346,6 +365,7 @@ func diffSafe(s string) string {
 type differ struct {
 	names   Names
 	changes []Change
+	emit    func(Change) // when set, changes go here instead
 }
 
 func newDiffer(names Names) *differ {
@@ -355,16 +375,24 @@ func newDiffer(names Names) *differ {
 	return &differ{names: names}
 }
 
+func (d *differ) record(c Change) {
+	if d.emit != nil {
+		d.emit(c)
+		return
+	}
+	d.changes = append(d.changes, c)
+}
+
 func (d *differ) add(field, v, note string) {
-	d.changes = append(d.changes, Change{Kind: ChangeAdded, Field: field, New: v, Note: note})
+	d.record(Change{Kind: ChangeAdded, Field: field, New: v, Note: note})
 }
 
 func (d *differ) remove(field, v, note string) {
-	d.changes = append(d.changes, Change{Kind: ChangeRemoved, Field: field, Old: v, Note: note})
+	d.record(Change{Kind: ChangeRemoved, Field: field, Old: v, Note: note})
 }
 
 func (d *differ) change(field, from, to, note string) {
-	d.changes = append(d.changes, Change{Kind: ChangeChanged, Field: field, Old: from, New: to, Note: note})
+	d.record(Change{Kind: ChangeChanged, Field: field, Old: from, New: to, Note: note})
 }
 
 // value records an optional value: "" means absent.

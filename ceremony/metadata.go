@@ -131,7 +131,14 @@ func (e *Envelope) Marshal() ([]byte, error) {
 			return nil, fmt.Errorf("field %q is not valid JSON", k)
 		}
 		keys = append(keys, k)
-		size += len(k) + len(v) + len(v)/4
+		// A value already indented (a staged file read back) keeps its
+		// size; a compact one grows by its indentation. Room for 25% on a
+		// large indented file would be megabytes for nothing.
+		slack := len(v) / 4
+		if bytes.IndexByte(v, '\n') >= 0 {
+			slack = len(v)/64 + 64
+		}
+		size += len(k) + len(v) + slack
 	}
 	sort.Strings(keys)
 	out := make([]byte, 0, size)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -25,8 +26,29 @@ type Review struct {
 	Version     int64
 	Signer      string // "alice (3f1a9c02)"
 	Under       []string
-	Changes     []Change
 	Fingerprint Fingerprint
+	// Changes counts the changes against the previous version, which
+	// EachChange produces, in order, each time it is called: a targets
+	// file of 100,000 entries has as many, and a review does not hold
+	// them (the command line prints them as they come).
+	Changes int
+	each    func(emit func(Change)) error
+}
+
+// EachChange hands every change of the review to emit, in order.
+func (r Review) EachChange(emit func(Change)) error {
+	if r.each == nil {
+		return nil
+	}
+	return r.each(emit)
+}
+
+// ChangeList is every change of the review at once, for a screen that
+// scrolls through them.
+func (r Review) ChangeList() ([]Change, error) {
+	changes := make([]Change, 0, r.Changes)
+	err := r.EachChange(func(c Change) { changes = append(changes, c) })
+	return changes, err
 }
 
 // Errors of sign that callers branch on.
@@ -149,6 +171,14 @@ func Sign(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts Si
 		tx.Record("signed", sf)
 	}
 	for rel, pr := range changed {
+		// Signed and checked: the canonical bytes can go before the new
+		// file is made, or a large targets file would be in memory three
+		// times over. A collection now lets the new file take their place
+		// rather than fresh memory (sign's peak: BENCHMARKS.md, 2d).
+		pr.Payload = nil
+		if len(pr.Raw) > largeFile {
+			runtime.GC()
+		}
 		data, err := pr.Env.Marshal()
 		if err != nil {
 			return nil, err
@@ -161,6 +191,10 @@ func Sign(ctx context.Context, ws *Workspace, tok hsm.Token, p Prompter, opts Si
 	}
 	return done, nil
 }
+
+// largeFile is the size above which sign returns memory to the heap
+// before writing a new version: a targets file of some 25,000 entries.
+const largeFile = 8 << 20
 
 // ErrTampered is a staged file changed after someone signed it.
 var ErrTampered = errors.New("changed after it was signed")
@@ -313,9 +347,17 @@ func (w *Workspace) review(t signTask, names map[string]string) (Review, error) 
 	if err != nil {
 		return Review{}, err
 	}
-	changes, err := DiffFiles(prev, t.prop.Raw, func(id string) string { return names[id] })
-	if err != nil {
-		return Review{}, fmt.Errorf("%s: %w", t.prop.Path, err)
+	// The diff runs once here, so that a file it cannot read is refused
+	// before anything is shown, and again for each reading of the review.
+	each := func(emit func(Change)) error {
+		if err := EachChange(prev, t.prop.Raw, func(id string) string { return names[id] }, emit); err != nil {
+			return fmt.Errorf("%s: %w", t.prop.Path, err)
+		}
+		return nil
+	}
+	count := 0
+	if err := each(func(Change) { count++ }); err != nil {
+		return Review{}, err
 	}
 	return Review{
 		File:        t.prop.Path,
@@ -323,8 +365,9 @@ func (w *Workspace) review(t signTask, names map[string]string) (Review, error) 
 		Version:     t.prop.Version,
 		Signer:      Who(names, t.keyID),
 		Under:       requirementsListing(t.prop, t.keyID),
-		Changes:     changes,
 		Fingerprint: FingerprintOf(t.prop.Payload),
+		Changes:     count,
+		each:        each,
 	}, nil
 }
 

@@ -77,3 +77,67 @@ func TestTamperedMediumRefusesCommits(t *testing.T) {
 		t.Errorf("after discard: %v", err)
 	}
 }
+
+// The check before a commit compares a file with what was read, piece by
+// piece: equal only when every byte and the length are.
+func TestHoldsComparesWholeFile(t *testing.T) {
+	ws, err := OpenOrNewWorkspace(filepath.Join(t.TempDir(), "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := make([]byte, 200<<10+7) // more than three pieces
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	tx := ws.Begin()
+	tx.Create("staged/1.targets.json", content)
+	tx.Create("staged/2.targets.json", nil)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	changed := append([]byte{}, content...)
+	changed[150<<10] ^= 1
+	for _, c := range []struct {
+		name string
+		rel  string
+		want []byte
+		same bool
+	}{
+		{"the same bytes", "staged/1.targets.json", content, true},
+		{"a prefix", "staged/1.targets.json", content[:len(content)-1], false},
+		{"a longer file", "staged/1.targets.json", append(append([]byte{}, content...), '\n'), false},
+		{"one bit changed", "staged/1.targets.json", changed, false},
+		{"empty and empty", "staged/2.targets.json", nil, true},
+		{"empty and something", "staged/2.targets.json", []byte("x"), false},
+	} {
+		same, err := ws.holds(c.rel, c.want)
+		if err != nil || same != c.same {
+			t.Errorf("%s: holds = %v, %v; want %v", c.name, same, err, c.same)
+		}
+	}
+	if _, err := ws.holds("staged/3.targets.json", nil); err == nil {
+		t.Error("a missing file holds nothing")
+	}
+}
+
+// A large file is read into a buffer of its size, not grown step by step
+// to up to twice that.
+func TestReadFileSizedBuffer(t *testing.T) {
+	ws, err := OpenOrNewWorkspace(filepath.Join(t.TempDir(), "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := make([]byte, 3<<20+5)
+	tx := ws.Begin()
+	tx.Create("staged/1.targets.json", content)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := ws.ReadFile("staged/1.targets.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != len(content) || cap(data) > len(content)+1 {
+		t.Errorf("read %d bytes into a buffer of %d", len(data), cap(data))
+	}
+}

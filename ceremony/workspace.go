@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -231,9 +232,59 @@ func (w *Workspace) readRegular(rel string) ([]byte, error) {
 		if fi, err := f.Stat(); err == nil && fi.Size() > MaxMetadataSize {
 			return nil, fmt.Errorf("%s: %d bytes exceeds the %d byte limit", rel, fi.Size(), MaxMetadataSize)
 		}
-		return io.ReadAll(io.LimitReader(f, MaxMetadataSize+1))
+		return readAllSized(f, MaxMetadataSize+1)
 	}
-	return io.ReadAll(f)
+	return readAllSized(f, math.MaxInt64)
+}
+
+// readAllSized reads f to its end, at most limit bytes, into a buffer of
+// the size f has now (io.ReadAll grows its buffer step by step, which
+// costs twice a large file's size); a file that grows meanwhile is read
+// whole all the same.
+func readAllSized(f *os.File, limit int64) ([]byte, error) {
+	size := int64(0)
+	if fi, err := f.Stat(); err == nil {
+		size = min(fi.Size(), limit)
+	}
+	r := io.LimitReader(f, limit)
+	buf := make([]byte, 0, size+1) // +1: reading EOF needs no larger buffer
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// holds reports whether the file rel has exactly the content want,
+// compared piece by piece rather than by reading it whole.
+func (w *Workspace) holds(rel string, want []byte) (bool, error) {
+	f, err := w.openRegular(rel)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := io.ReadFull(f, buf)
+		if n > len(want) || !bytes.Equal(buf[:n], want[:n]) {
+			return false, nil
+		}
+		want = want[n:]
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return len(want) == 0, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }
 
 func (w *Workspace) openRegular(rel string) (*os.File, error) {
@@ -824,15 +875,18 @@ func (tx *Tx) fail(err error) {
 }
 
 // Create writes a new file. Commit fails, changing nothing, if the file
-// already exists: published metadata and keys are written once.
+// already exists: published metadata and keys are written once. The
+// transaction keeps data, not a copy (a targets file can be tens of
+// megabytes): the caller must not change it before Commit.
 func (tx *Tx) Create(rel string, data []byte) {
-	tx.set(rel, txOp{opCreate, bytes.Clone(data)})
+	tx.set(rel, txOp{opCreate, data})
 }
 
 // Replace creates a file or overwrites it. Commit refuses to overwrite a
-// write-once file (keys/*, metadata/N.*) with ErrWriteOnce.
+// write-once file (keys/*, metadata/N.*) with ErrWriteOnce. As with
+// Create, data is kept, not copied.
 func (tx *Tx) Replace(rel string, data []byte) {
-	tx.set(rel, txOp{opReplace, bytes.Clone(data)})
+	tx.set(rel, txOp{opReplace, data})
 }
 
 // Remove deletes a file. Commit fails if the file does not exist or is
@@ -1105,8 +1159,7 @@ var ErrChangedMeanwhile = errors.New("changed by another command meanwhile")
 func (c *committer) checkPreconditions(existed bool) error {
 	w := c.w
 	for rel, want := range c.tx.expect {
-		got, err := w.readRegular(rel)
-		if err != nil || !bytes.Equal(got, want) {
+		if same, err := w.holds(rel, want); err != nil || !same {
 			return fmt.Errorf("%s: %w; run the command again", rel, ErrChangedMeanwhile)
 		}
 	}

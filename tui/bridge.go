@@ -89,9 +89,10 @@ type (
 		reply    chan bool
 	}
 	reviewRequest struct {
-		job    int64
-		review ceremony.Review
-		reply  chan bool
+		job     int64
+		review  ceremony.Review
+		changes []ceremony.Change // every change, read once for the screen
+		reply   chan bool
 	}
 	noticeRequest struct {
 		job     int64
@@ -176,8 +177,12 @@ func (p *prompter) Confirm(ctx context.Context, question string) (bool, error) {
 }
 
 func (p *prompter) Review(ctx context.Context, r ceremony.Review) (bool, error) {
+	changes, err := r.ChangeList()
+	if err != nil {
+		return false, err
+	}
 	reply := make(chan bool, 1)
-	if err := p.send(ctx, reviewRequest{job: p.j.id, review: r, reply: reply}); err != nil {
+	if err := p.send(ctx, reviewRequest{job: p.j.id, review: r, changes: changes, reply: reply}); err != nil {
 		return false, err
 	}
 	return wait(ctx, p.j, reply)

@@ -121,7 +121,7 @@ func (f *flow) promptView() string {
 		b.WriteString(f.tokensPresent(p.message))
 		b.WriteString("\n" + st.subtle.Render("Press enter when it is done.") + "\n")
 	case reviewRequest:
-		b.WriteString(reviewView(st, p.review, w))
+		b.WriteString(reviewView(st, p.review, p.changes, w))
 	}
 	if len(f.log) > 0 {
 		b.WriteString("\n")
@@ -139,7 +139,7 @@ func (f *flow) promptView() string {
 // reviewView is what a custodian checks before signing (invariant 4):
 // the changes against the previous version and the fingerprint of the
 // exact bytes, as hex and as PGP words to read aloud.
-func reviewView(st *styles, r ceremony.Review, w int) string {
+func reviewView(st *styles, r ceremony.Review, changes []ceremony.Change, w int) string {
 	var b strings.Builder
 	b.WriteString(st.heading.Render(fmt.Sprintf("Review: %s (%s v%d)", r.File, r.Role, r.Version)) + "\n")
 	b.WriteString(truncate(fmt.Sprintf("signed by the key of %s; counts for %s", r.Signer, strings.Join(r.Under, ", ")), w) + "\n\n")
@@ -153,7 +153,7 @@ func reviewView(st *styles, r ceremony.Review, w int) string {
 		b.WriteString(st.heading.Render(fmt.Sprintf("Changes since v%d:", r.Version-1)) + "\n")
 	}
 	// Every change in full, wrapped: nothing of what is signed is cut.
-	b.WriteString(changesText(st, r.Changes, w))
+	b.WriteString(changesText(st, changes, w))
 	b.WriteString("\nfull SHA-256: " + r.Fingerprint.SHA256 + "\n")
 	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -29,6 +30,15 @@ var version = "dev"
 
 // Main runs the command line and returns the exit code; only main exits.
 func Main() int {
+	// Metadata is small, except targets files of many thousands of
+	// entries, which the ceremony parses, diffs and canonicalizes: with
+	// Go's default GOGC of 100 the heap may grow to twice what is live,
+	// which puts sign's peak at 6 times such a file's size. At 25 it stays
+	// under 4 (BENCHMARKS.md, 2d), at no measurable cost in time. GOGC in
+	// the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(25)
+	}
 	// SIGHUP too: a terminal closed under the TUI stops it as ctrl+c
 	// does, and what a rehearsal set up is removed.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
