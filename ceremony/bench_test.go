@@ -621,6 +621,71 @@ func BenchmarkLargeTargetsVerify(b *testing.B) {
 	b.ReportMetric(float64(len(signed)), "file-bytes")
 }
 
+// BenchmarkLargeTargetsVerifyRepo: x = ceremony.Verify of a repository
+// whose targets has 100,000 entries (root v1 and targets v1, both signed)
+// / a go-tuf client's parse and check of the same targets against the same
+// root. Verify also checks what go-tuf writes back (parseTargetsChecked)
+// and the root. Goal: x ≤ 1.2.
+func BenchmarkLargeTargetsVerifyRepo(b *testing.B) {
+	lt, signed := benchLargeTargets(b)
+	dir := b.TempDir()
+	root := *lt.root
+	root.Signed.Version = 1
+	root.Signed.SpecVersion = ceremony.SpecVersion
+	root.Signed.Roles[metadata.ROOT].KeyIDs = []string{lt.key.id}
+	root.Signed.Roles[metadata.SNAPSHOT].KeyIDs = []string{lt.key.id}
+	root.Signed.Roles[metadata.TIMESTAMP].KeyIDs = []string{lt.key.id}
+	env, err := ceremony.MarshalSigned(root.Signed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload, err := env.Payload()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sig, err := ceremony.SignPayload(lt.key.priv, lt.key.tuf, payload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env.SetSignature(lt.key.id, sig)
+	rootData, err := env.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"1.root.json": rootData, "7.targets.json": signed} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	verify := func() error {
+		rep, err := ceremony.Verify(dir, ceremony.VerifyOptions{})
+		if err != nil {
+			return err
+		}
+		if !rep.OK() || rep.Targets == nil {
+			return fmt.Errorf("verify: %q", rep.Problems)
+		}
+		return nil
+	}
+	goTUF := func() error {
+		data, err := os.ReadFile(filepath.Join(dir, "1.root.json"))
+		if err != nil {
+			return err
+		}
+		if _, err := trustedmetadata.New(data); err != nil {
+			return err
+		}
+		data, err = os.ReadFile(filepath.Join(dir, "7.targets.json"))
+		if err != nil {
+			return err
+		}
+		return lt.goTUFVerify(data)
+	}
+	p := runPaired(b, verify, goTUF)
+	p.report(b, "gotuf", false)
+	b.ReportMetric(float64(len(signed)), "file-bytes")
+}
+
 // BenchmarkLargeTargetsSignOnly and BenchmarkLargeTargetsGoTUFSignOnly are
 // the two paths alone, for -cpuprofile and -benchmem.
 func BenchmarkLargeTargetsSignOnly(b *testing.B) {

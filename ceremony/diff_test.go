@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -578,9 +580,12 @@ func TestDiffDuration(t *testing.T) {
 	}
 }
 
-// parseTargetsChecked accepts and refuses what go-tuf's whole parse does:
-// every targets file of the test data and the hostile corpus, and targets
-// go-tuf refuses (a null target, a bad length, a bad hash), which verify
+// parseTargetsChecked accepts and refuses what go-tuf does with the whole
+// file: its parse, then its re-encoding, which a go-tuf client verifies
+// signatures over and must be the canonical form of the bytes. Every
+// targets file of the test data and the hostile corpus, and targets go-tuf
+// refuses (a null target, a bad length, a bad hash) or writes back
+// otherwise (an upper-case hash, a fraction of a second), which verify
 // must refuse as well.
 func TestParseTargetsCheckedAsGoTUF(t *testing.T) {
 	var files []string
@@ -613,11 +618,44 @@ func TestParseTargetsCheckedAsGoTUF(t *testing.T) {
 		"custom":       {`"length":1`, `"length":1,"custom":{"x":[1]}`},
 		"duplicate":    {`"targets":{`, `"targets":{"a":null,`},
 		"not object":   {`"targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}`, `"targets":[]`},
+		"upper case":   {`"00"`, `"AB"`},
+		"fraction":     {`"2030-01-01T00:00:00Z"`, `"2030-01-01T00:00:00.500Z"`},
+		"big number":   {`"version":1,`, `"version":1,"x-big":12345678901234567890,`},
+		"in a target":  {`"length":1`, `"length":1,"x-big":12345678901234567890`},
+		"float":        {`"length":1`, `"length":1,"x":1.5`},
+		"escapes":      {`"a":{`, `"\u0061\/b":{`},
+		"unrecognized": {`"length":1`, `"length":1,"x-extra":{"z":[true,null,"\u00e9"],"a":-0}`},
 	} {
 		inputs[name] = []byte(strings.Replace(good, edit[0], edit[1], 1))
 	}
+	goTUF := func(data []byte) error {
+		md, err := ParseTargets(data)
+		if err != nil {
+			return err
+		}
+		env, err := ParseEnvelope(data)
+		if err != nil {
+			return err
+		}
+		want, err := env.Payload()
+		if err != nil {
+			return err
+		}
+		got, err := cjson.EncodeCanonical(md.Signed)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("go-tuf writes %s, the bytes say %s", got, want)
+		}
+		return nil
+	}
+	refused := 0
 	for name, data := range inputs {
-		_, whole := ParseTargets(data)
+		whole := goTUF(data)
+		if whole != nil {
+			refused++
+		}
 		md, checked := parseTargetsChecked(data)
 		if (whole == nil) != (checked == nil) {
 			t.Errorf("%s: go-tuf's parse: %v; the checked parse: %v", name, whole, checked)
@@ -625,5 +663,8 @@ func TestParseTargetsCheckedAsGoTUF(t *testing.T) {
 		if checked == nil && len(md.Signed.Targets) != 0 {
 			t.Errorf("%s: the checked parse kept the targets", name)
 		}
+	}
+	if refused < 10 || refused == len(inputs) {
+		t.Errorf("go-tuf refuses %d of %d inputs: not the mix this test means", refused, len(inputs))
 	}
 }

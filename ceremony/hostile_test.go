@@ -700,6 +700,27 @@ them into a proposal.`,
 			merge:      "does not verify",
 		},
 		{
+			name: "targets-hash-upper-case",
+			about: `Targets v1 lists its target's SHA-256 in upper-case hex and is signed by the
+targets key over the canonical form of its bytes. go-tuf decodes the hash and
+writes it back in lower case before it checks a signature, so for a go-tuf
+client no signature verifies; tuf-js checks the bytes as written and accepts.
+verify must reject what a go-tuf client rejects, and publish too.`,
+			gen: func(k *hostileKeys) map[string][]byte {
+				f := k.base()
+				t1 := hostileEdit(k.t, k.targetsPart(1, hostileExpires), func(m map[string]any) {
+					target := m["targets"].(map[string]any)["greetings/hello.txt"].(map[string]any)
+					hashes := target["hashes"].(map[string]any)
+					hashes["sha256"] = strings.ToUpper(hashes["sha256"].(string))
+				})
+				f["1.targets.json"] = k.file(t1, k.targets)
+				return f
+			},
+			newest:  "1.targets.json",
+			verify:  "target greetings/hello.txt: go-tuf writes it back otherwise than its bytes say",
+			publish: "a TUF client would reject it",
+		},
+		{
 			name: "targets-expired",
 			about: `Targets v1, correctly signed, expired on 2021-01-01 (judged at 2030-01-01).
 A careful client must refuse expired targets.`,

@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
@@ -319,6 +323,12 @@ func ParseTargets(data []byte) (*metadata.Metadata[metadata.TargetsType], error)
 // then each target on its own (go-tuf's parse of the whole decodes it all
 // twice, once into a tree of interfaces: about 17 times a large file's
 // size). Signed.Targets is empty.
+//
+// It also checks what ParseTargets does not: that go-tuf writes back what
+// it parsed as the canonical form of the bytes, part by part. A go-tuf
+// client verifies signatures over its own re-encoding of the file, so a
+// value it writes otherwise (a hash in upper-case hex, say) fails every
+// signature for it, though they verify over the bytes.
 func parseTargetsChecked(data []byte) (*metadata.Metadata[metadata.TargetsType], error) {
 	rest, targets, ok := splitTargets(data)
 	if !ok {
@@ -328,17 +338,76 @@ func parseTargetsChecked(data []byte) (*metadata.Metadata[metadata.TargetsType],
 	if err != nil {
 		return nil, err
 	}
-	for path, raw := range targets {
-		var t *metadata.TargetFiles
-		err := safeGoTUF(func() error { return json.Unmarshal(raw, &t) })
-		if err == nil && t == nil {
-			err = errors.New("it is null")
-		}
+	env, err := ParseEnvelope(rest)
+	if err != nil {
+		return nil, fmt.Errorf("malformed targets: %w", err)
+	}
+	if err := reencodesAsWritten(env.Signed, md.Signed); err != nil {
+		return nil, fmt.Errorf("its signed part (targets aside): %w", err)
+	}
+	// The targets are checked in sorted order, so that the one named is
+	// the first bad one whatever the map's order, cut in stretches over
+	// the available cores.
+	paths := slices.Sorted(maps.Keys(targets))
+	parts := max(1, min(runtime.GOMAXPROCS(0), len(paths)/1024))
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, path := range paths[i*len(paths)/parts : (i+1)*len(paths)/parts] {
+				if errs[i] = checkTarget(path, targets[path]); errs[i] != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("malformed targets: target %s: %w", diffSafe(path), err)
+			return nil, err
 		}
 	}
 	return md, nil
+}
+
+// checkTarget parses one target as go-tuf does and checks that go-tuf
+// writes it back as its bytes say.
+func checkTarget(path string, raw []byte) error {
+	var t *metadata.TargetFiles
+	err := safeGoTUF(func() error { return json.Unmarshal(raw, &t) })
+	if err == nil && t == nil {
+		err = errors.New("it is null")
+	}
+	if err != nil {
+		return fmt.Errorf("malformed targets: target %s: %w", diffSafe(path), err)
+	}
+	if err := reencodesAsWritten(raw, t); err != nil {
+		return fmt.Errorf("target %s: %w", diffSafe(path), err)
+	}
+	return nil
+}
+
+// reencodesAsWritten fails unless go-tuf writes v, which it parsed from
+// raw, back as raw's canonical form.
+func reencodesAsWritten(raw []byte, v any) error {
+	want, err := canonicalJSON(raw)
+	if err != nil {
+		return err
+	}
+	var enc []byte
+	if err := safeGoTUF(func() (err error) { enc, err = json.Marshal(v); return err }); err != nil {
+		return err
+	}
+	got, err := canonicalJSON(enc) // as cjson.EncodeCanonical(v), which go-tuf verifies over
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return errors.New("go-tuf writes it back otherwise than its bytes say (a go-tuf client checks signatures over what it writes, so none would verify)")
+	}
+	return nil
 }
 
 // splitTargets returns a targets file with "targets": {} in its signed

@@ -13,10 +13,9 @@ package main
 //     the built binary, as a custodian runs it (start-up included), against
 //     the same raw calls.
 //   - BenchmarkLargeTargetsCLIPeakMemory: the peak RSS of the executed
-//     `sign`, `publish` and `verify` commands on a workspace whose staged
-//     targets has 100,000 entries, less that of `--version`, over the
-//     staged file's size (reported; the goal of benchmark 2 is set for the
-//     library path, ceremony's BenchmarkLargeTargetsPeakMemory).
+//     `sign` and `verify` commands on a workspace whose staged targets has
+//     100,000 entries, less that of `--version`, over the staged file's
+//     size (the goal of benchmark 2: under 4); `publish` is reported.
 //   - BenchmarkStartup: `tuf-ceremony --version`, executed, against a
 //     trivial Go binary built in the same run with the same flags
 //     (x = tool / trivial); /bin/true is reported alongside.
@@ -557,9 +556,9 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 	return kb * 1024, nil // kB on Linux
 }
 
-// BenchmarkLargeTargetsCLIPeakMemory: x = the highest of the peak RSS of
-// `sign`, `publish` and `verify` (less that of `--version`) over the size
-// of a staged targets file of 100,000 entries. Reported, no goal.
+// BenchmarkLargeTargetsCLIPeakMemory: x = the higher of the peak RSS of
+// `sign` and `verify` (less that of `--version`) over the size of a staged
+// targets file of 100,000 entries; publish-x is reported. Goal: x < 4.
 func BenchmarkLargeTargetsCLIPeakMemory(b *testing.B) {
 	const entries = 100000
 	tool := benchBinary(b)
@@ -669,7 +668,8 @@ func BenchmarkLargeTargetsCLIPeakMemory(b *testing.B) {
 	b.ReportMetric(x("sign"), "sign-x")
 	b.ReportMetric(x("publish"), "publish-x")
 	b.ReportMetric(x("verify"), "verify-x")
-	b.ReportMetric(max(x("sign"), x("publish"), x("verify")), "x")
+	// The goal is about sign and verify; publish is reported.
+	b.ReportMetric(max(x("sign"), x("verify")), "x")
 }
 
 // copyTree copies a workspace, modes included.
