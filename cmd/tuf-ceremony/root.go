@@ -30,15 +30,6 @@ var version = "dev"
 
 // Main runs the command line and returns the exit code; only main exits.
 func Main() int {
-	// Metadata is small, except targets files of many thousands of
-	// entries, which the ceremony parses, diffs and canonicalizes: with
-	// Go's default GOGC of 100 the heap may grow to twice what is live,
-	// which puts sign's peak at 6 times such a file's size. At 25 it stays
-	// under 4 (BENCHMARKS.md, 2d), at no measurable cost in time. GOGC in
-	// the environment still decides.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
 	// SIGHUP too: a terminal closed under the TUI stops it as ctrl+c
 	// does, and what a rehearsal set up is removed.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -109,6 +100,11 @@ and keeps everything on removable media with an append-only transcript.`,
 		if c.Annotations[annotationCeremony] == "true" {
 			warnIfNetworked(f)
 		}
+		switch c.Name() {
+		case "tuf-ceremony", "tui", "version", "gen-docs", "completion", "help", "tokens":
+		default:
+			tightenGC()
+		}
 	}
 	root.SetOut(f.stdout)
 	root.SetErr(f.stderr)
@@ -148,6 +144,20 @@ func markCeremony(c *cobra.Command) {
 	c.Annotations[annotationCeremony] = "true"
 	for _, sub := range c.Commands() {
 		markCeremony(sub)
+	}
+}
+
+// tightenGC lets the heap grow by a quarter of what is live before a
+// collection, not Go's default of as much again, for the commands that read
+// metadata. Metadata is small, except targets files of many thousands of
+// entries, which are parsed, diffed and canonicalized: at the default,
+// sign's peak is 6 times such a file's size, at 25 it stays under 4
+// (BENCHMARKS.md, 2d) at no measurable cost in time. Not for start-up, the
+// TUI or --version, whose small heaps would be collected over and over
+// (--version took half as long again). GOGC in the environment decides.
+func tightenGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(25)
 	}
 }
 
