@@ -152,9 +152,10 @@ func markCeremony(c *cobra.Command) {
 // metadata. Metadata is small, except targets files of many thousands of
 // entries, which are parsed, diffed and canonicalized: at the default,
 // sign's peak is 6 times such a file's size, at 25 it stays under 4
-// (BENCHMARKS.md, 2d) at no measurable cost in time. Not for start-up, the
-// TUI or --version, whose small heaps would be collected over and over
-// (--version took half as long again). GOGC in the environment decides.
+// (BENCHMARKS.md, 2d). The price is a few milliseconds per signature on a
+// small workspace, whose small heap is collected more often (3a, 3b). Not
+// for start-up, the TUI or --version, where that took half as long again.
+// GOGC in the environment decides.
 func tightenGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
