@@ -424,6 +424,20 @@ func runCLI(t *testing.T, bin, media string, args []string, plan crashKillPlan) 
 	if plan.trigger == "start" {
 		kill(run.start.Add(plan.delay))
 	}
+	see := func(ev crashEvent) {
+		if isTempName(ev.name) && run.firstTemp.IsZero() {
+			run.firstTemp = ev.at
+			if plan.trigger == "temp" {
+				kill(ev.at.Add(plan.delay))
+			}
+		}
+		if ev.name == journalFile && run.journal.IsZero() {
+			run.journal = ev.at
+			if plan.trigger == "journal" {
+				kill(ev.at.Add(plan.delay))
+			}
+		}
+	}
 	events := w.names
 	for events != nil {
 		select {
@@ -432,23 +446,29 @@ func runCLI(t *testing.T, bin, media string, args []string, plan crashKillPlan) 
 				events = nil
 				break
 			}
-			if isTempName(ev.name) && run.firstTemp.IsZero() {
-				run.firstTemp = ev.at
-				if plan.trigger == "temp" {
-					kill(ev.at.Add(plan.delay))
-				}
-			}
-			if ev.name == journalFile && run.journal.IsZero() {
-				run.journal = ev.at
-				if plan.trigger == "journal" {
-					kill(ev.at.Add(plan.delay))
-				}
-			}
+			see(ev)
 		case <-exited:
 			events = nil
 		}
 	}
 	<-exited
+	if plan.trigger == "" {
+		// A run nobody kills must be seen whole: the events of a quick
+		// commit can still be on their way when the exit is noticed.
+		quiet := time.After(50 * time.Millisecond)
+	drain:
+		for {
+			select {
+			case ev, ok := <-w.names:
+				if !ok {
+					break drain
+				}
+				see(ev)
+			case <-quiet:
+				break drain
+			}
+		}
+	}
 	var ee *exec.ExitError
 	if errors.As(run.exitErr, &ee) {
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() && st.Signal() == syscall.SIGKILL {

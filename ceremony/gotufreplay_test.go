@@ -356,3 +356,82 @@ func FuzzGoTUFReplay(f *testing.F) {
 		checkReplay(t, "fuzzed step", prev, data)
 	})
 }
+
+// checkTargetsAsGoTUF gives the verdict of go-tuf's VerifyDelegate(targets)
+// on the whole parsed file: every targets file of the corpus against every
+// root of its repository, and crafted ones.
+func TestCheckTargetsAsGoTUFAgrees(t *testing.T) {
+	k := newHostileKeys(t)
+	exp := hostileExpires
+	type pair struct {
+		name          string
+		root, targets []byte
+	}
+	var pairs []pair
+	dirs, err := filepath.Glob(filepath.Join(hostileCorpus, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		roots, _ := filepath.Glob(filepath.Join(dir, "*.root.json"))
+		targets, _ := filepath.Glob(filepath.Join(dir, "*targets*.json"))
+		for _, r := range roots {
+			for _, tg := range targets {
+				rd, err1 := os.ReadFile(r)
+				td, err2 := os.ReadFile(tg)
+				if err1 == nil && err2 == nil && len(td) < 1<<20 {
+					pairs = append(pairs, pair{filepath.Base(dir) + "/" + filepath.Base(tg) + " under " + filepath.Base(r), rd, td})
+				}
+			}
+		}
+	}
+	root2 := k.file(k.root(1, exp, func(r *metadata.RootType) {
+		setRole(r, metadata.TARGETS, 2, k.targets.key, k.targets2.key)
+	}), k.a, k.b)
+	part := k.targetsPart(1, exp)
+	pairs = append(pairs,
+		pair{"two of two", root2, k.file(part, k.targets, k.targets2)},
+		pair{"one of two", root2, k.file(part, k.targets)},
+		pair{"one signer under both IDs", root2, hostileEnvelope(t, part, k.targets.sign(t, part), k.targets.signAs(t, part, k.targets2.id))},
+		pair{"a root key signs", root2, k.file(part, k.a, k.b)},
+	)
+	accepted := 0
+	for _, p := range pairs {
+		rmd, err := metadata.Root().FromBytes(p.root)
+		if err != nil {
+			continue
+		}
+		real := safeGoTUF(func() error {
+			md, err := ParseTargets(p.targets)
+			if err != nil {
+				return err
+			}
+			return rmd.VerifyDelegate(metadata.TARGETS, md)
+		})
+		var replayed error
+		env, err := ParseEnvelope(p.targets)
+		var payload []byte
+		if err == nil {
+			payload, err = env.Payload()
+		}
+		if err == nil {
+			_, replayed = checkTargetsAsGoTUF(rmd, p.targets, payload)
+		}
+		if err != nil {
+			replayed = err
+		}
+		if (real == nil) != (replayed == nil) {
+			t.Errorf("%s: go-tuf says %v, the check %v", p.name, real, replayed)
+		}
+		if real == nil {
+			accepted++
+		} else if _, perr := parseTargetsChecked(p.targets); perr == nil && replayed != nil && replayed.Error() != real.Error() {
+			// A file read as go-tuf reads it is refused in go-tuf's words.
+			t.Errorf("%s: refused in other words than go-tuf's: %v; go-tuf: %v", p.name, replayed, real)
+		}
+	}
+	if accepted < 5 || accepted == len(pairs) {
+		t.Fatalf("%d of %d accepted: not the mix this test means", accepted, len(pairs))
+	}
+	t.Logf("%d pairs, %d accepted", len(pairs), accepted)
+}

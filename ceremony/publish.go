@@ -192,12 +192,14 @@ func (w *Workspace) chainProblems(props []*Proposal) []string {
 			out = append(out, fmt.Sprintf("%s v%d: no root to verify it against", p.Role, p.Version))
 			continue
 		}
-		md, err := ParseTargets(p.Raw)
-		if err == nil {
-			if p.Role == metadata.TARGETS {
-				err = safeGoTUF(func() error { return trusted.Root.VerifyDelegate(p.Role, md) })
+		var md *metadata.Metadata[metadata.TargetsType]
+		if p.Role == metadata.TARGETS {
+			// go-tuf's check, without its parse of the whole file.
+			if md, err = checkTargetsAsGoTUF(trusted.Root, p.Raw, p.Payload); md != nil {
 				newestTargets = md
-			} else if newestTargets == nil {
+			}
+		} else if md, err = ParseTargets(p.Raw); err == nil {
+			if newestTargets == nil {
 				err = errors.New("no targets delegates to it")
 			} else {
 				err = safeGoTUF(func() error { return newestTargets.VerifyDelegate(p.Role, md) })
@@ -264,9 +266,13 @@ func (w *Workspace) orphanedTargets(props []*Proposal, trusted *trustedmetadata.
 	if err != nil {
 		return err.Error()
 	}
-	md, err := ParseTargets(data)
+	env, err := ParseEnvelope(data)
+	var payload []byte
 	if err == nil {
-		err = safeGoTUF(func() error { return trusted.Root.VerifyDelegate(metadata.TARGETS, md) })
+		payload, err = env.Payload()
+	}
+	if err == nil {
+		_, err = checkTargetsAsGoTUF(trusted.Root, data, payload)
 	}
 	if err != nil {
 		return fmt.Sprintf("root v%d changes the targets keys: the published targets v%d would no longer verify (%v); stage targets v%d (tuf-ceremony propose targets), have the new targets keys sign it, and publish both together",
