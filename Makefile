@@ -47,6 +47,7 @@ FUZZ_TARGETS := \
 	ceremony:FuzzCanonicalJSON \
 	ceremony:FuzzEnvelopeMarshal \
 	ceremony:FuzzGoTUFReplay \
+	ceremony:FuzzParseTargetsChecked \
 	hsm/pkcs11:FuzzParseURI \
 	hsm/pkcs11:FuzzURIFields \
 	hsm/pkcs11:FuzzURIPINValueNotShown

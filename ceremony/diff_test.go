@@ -580,6 +580,52 @@ func TestDiffDuration(t *testing.T) {
 	}
 }
 
+// goTUFWholeTargets is what go-tuf makes of a whole targets file: its
+// parse, then its re-encoding, which must be the canonical form of the
+// bytes for any signature to verify for a go-tuf client.
+func goTUFWholeTargets(data []byte) error {
+	md, err := ParseTargets(data)
+	if err != nil {
+		return err
+	}
+	env, err := ParseEnvelope(data)
+	if err != nil {
+		return err
+	}
+	want, err := env.Payload()
+	if err != nil {
+		return err
+	}
+	var got []byte
+	if err := safeGoTUF(func() (err error) { got, err = cjson.EncodeCanonical(md.Signed); return err }); err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("go-tuf writes %s, the bytes say %s", got, want)
+	}
+	return nil
+}
+
+// FuzzParseTargetsChecked: on any file, the checked parse accepts exactly
+// when go-tuf's whole parse and re-encoding do.
+func FuzzParseTargetsChecked(f *testing.F) {
+	f.Add([]byte(`{"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{"a":{"length":1,"hashes":{"sha256":"00"}}}},"signatures":[]}`))
+	f.Add([]byte(`{"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{"a":{"length":1,"hashes":{"sha256":"AB"},"custom":{"x":[1]}}},"x-y":{"b":null}},"signatures":[{"keyid":"ab","sig":"00"}]}`))
+	files, _ := filepath.Glob("../testdata/hostile/*/*targets*.json")
+	for _, file := range files {
+		if data, err := os.ReadFile(file); err == nil && len(data) < 1<<16 {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		whole := goTUFWholeTargets(data)
+		_, checked := parseTargetsChecked(data)
+		if (whole == nil) != (checked == nil) {
+			t.Errorf("go-tuf: %v; the checked parse: %v", whole, checked)
+		}
+	})
+}
+
 // parseTargetsChecked accepts and refuses what go-tuf does with the whole
 // file: its parse, then its re-encoding, which a go-tuf client verifies
 // signatures over and must be the canonical form of the bytes. Every
@@ -628,31 +674,9 @@ func TestParseTargetsCheckedAsGoTUF(t *testing.T) {
 	} {
 		inputs[name] = []byte(strings.Replace(good, edit[0], edit[1], 1))
 	}
-	goTUF := func(data []byte) error {
-		md, err := ParseTargets(data)
-		if err != nil {
-			return err
-		}
-		env, err := ParseEnvelope(data)
-		if err != nil {
-			return err
-		}
-		want, err := env.Payload()
-		if err != nil {
-			return err
-		}
-		got, err := cjson.EncodeCanonical(md.Signed)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(got, want) {
-			return fmt.Errorf("go-tuf writes %s, the bytes say %s", got, want)
-		}
-		return nil
-	}
 	refused := 0
 	for name, data := range inputs {
-		whole := goTUF(data)
+		whole := goTUFWholeTargets(data)
 		if whole != nil {
 			refused++
 		}
