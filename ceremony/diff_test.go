@@ -680,6 +680,9 @@ func TestParseTargetsCheckedAsGoTUF(t *testing.T) {
 		if whole != nil {
 			refused++
 		}
+		if _, parsed := ParseTargets(data); (parsed == nil) != (func() bool { _, err := parseTargetsLean(data); return err == nil }()) {
+			t.Errorf("%s: go-tuf's parse: %v; the lean parse disagrees", name, parsed)
+		}
 		md, checked := parseTargetsChecked(data)
 		if (whole == nil) != (checked == nil) {
 			t.Errorf("%s: go-tuf's parse: %v; the checked parse: %v", name, whole, checked)

@@ -330,6 +330,20 @@ func ParseTargets(data []byte) (*metadata.Metadata[metadata.TargetsType], error)
 // value it writes otherwise (a hash in upper-case hex, say) fails every
 // signature for it, though they verify over the bytes.
 func parseTargetsChecked(data []byte) (*metadata.Metadata[metadata.TargetsType], error) {
+	return parseTargetsApart(data, true)
+}
+
+// parseTargetsLean is parseTargetsChecked without the check of go-tuf's
+// re-encoding: what go-tuf's parse accepts, for what needs a targets
+// file's delegations and version only.
+func parseTargetsLean(data []byte) (*metadata.Metadata[metadata.TargetsType], error) {
+	return parseTargetsApart(data, false)
+}
+
+// parseTargetsApart parses data's targets one by one (over the cores),
+// checking that go-tuf writes each back as its bytes say when reencoding
+// is set, and the rest of the file as go-tuf does.
+func parseTargetsApart(data []byte, reencoding bool) (*metadata.Metadata[metadata.TargetsType], error) {
 	rest, targets, ok := splitTargets(data)
 	if !ok {
 		return ParseTargets(data) // go-tuf says what is wrong
@@ -338,12 +352,14 @@ func parseTargetsChecked(data []byte) (*metadata.Metadata[metadata.TargetsType],
 	if err != nil {
 		return nil, err
 	}
-	env, err := ParseEnvelope(rest)
-	if err != nil {
-		return nil, fmt.Errorf("malformed targets: %w", err)
-	}
-	if err := reencodesAsWritten(env.Signed, md.Signed); err != nil {
-		return nil, fmt.Errorf("its signed part (targets aside): %w", err)
+	if reencoding {
+		env, err := ParseEnvelope(rest)
+		if err != nil {
+			return nil, fmt.Errorf("malformed targets: %w", err)
+		}
+		if err := reencodesAsWritten(env.Signed, md.Signed); err != nil {
+			return nil, fmt.Errorf("its signed part (targets aside): %w", err)
+		}
 	}
 	// The targets are checked in sorted order, so that the one named is
 	// the first bad one whatever the map's order, cut in stretches over
@@ -357,7 +373,7 @@ func parseTargetsChecked(data []byte) (*metadata.Metadata[metadata.TargetsType],
 		go func() {
 			defer wg.Done()
 			for _, path := range paths[i*len(paths)/parts : (i+1)*len(paths)/parts] {
-				if errs[i] = checkTarget(path, targets[path]); errs[i] != nil {
+				if errs[i] = checkTarget(path, targets[path], reencoding); errs[i] != nil {
 					return
 				}
 			}
@@ -372,9 +388,9 @@ func parseTargetsChecked(data []byte) (*metadata.Metadata[metadata.TargetsType],
 	return md, nil
 }
 
-// checkTarget parses one target as go-tuf does and checks that go-tuf
-// writes it back as its bytes say.
-func checkTarget(path string, raw []byte) error {
+// checkTarget parses one target as go-tuf does and, with reencoding,
+// checks that go-tuf writes it back as its bytes say.
+func checkTarget(path string, raw []byte, reencoding bool) error {
 	var t *metadata.TargetFiles
 	err := safeGoTUF(func() error { return json.Unmarshal(raw, &t) })
 	if err == nil && t == nil {
@@ -382,6 +398,9 @@ func checkTarget(path string, raw []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("malformed targets: target %s: %w", diffSafe(path), err)
+	}
+	if !reencoding {
+		return nil
 	}
 	if err := reencodesAsWritten(raw, t); err != nil {
 		return fmt.Errorf("target %s: %w", diffSafe(path), err)

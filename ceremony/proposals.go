@@ -227,9 +227,8 @@ func (w *Workspace) Proposals() ([]*Proposal, error) {
 	}
 	// targets first: delegated roles are judged against the newest targets.
 	sort.SliceStable(others, func(i, j int) bool { return others[i].Role == metadata.TARGETS && others[j].Role != metadata.TARGETS })
-	// The newest targets is parsed only when a delegated role is staged:
-	// go-tuf needs about ten times a file's size to parse it, and a large
-	// targets file is parsed again for its review.
+	// The newest targets is parsed only when a delegated role is staged,
+	// and without keeping its targets: only its delegations are wanted.
 	newestTargets := sync.OnceValues(w.latestTargets)
 	for _, p := range others {
 		if p.Header.Type != metadata.TARGETS {
@@ -245,7 +244,7 @@ func (w *Workspace) Proposals() ([]*Proposal, error) {
 			}
 			staged := p
 			newestTargets = sync.OnceValues(func() (*metadata.Metadata[metadata.TargetsType], error) {
-				md, err := ParseTargets(staged.Raw)
+				md, err := parseTargetsLean(staged.Raw)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", staged.Path, err)
 				}
@@ -267,7 +266,8 @@ func (w *Workspace) Proposals() ([]*Proposal, error) {
 	return append(roots, others...), nil
 }
 
-// latestTargets is the newest published targets, or nil.
+// latestTargets is the newest published targets, its targets left out, or
+// nil.
 func (w *Workspace) latestTargets() (*metadata.Metadata[metadata.TargetsType], error) {
 	vs, err := w.versions(MetadataDir, metadata.TARGETS)
 	if err != nil || len(vs) == 0 {
@@ -278,7 +278,7 @@ func (w *Workspace) latestTargets() (*metadata.Metadata[metadata.TargetsType], e
 	if err != nil {
 		return nil, err
 	}
-	md, err := ParseTargets(data)
+	md, err := parseTargetsLean(data) // its delegations are what is wanted
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rel, err)
 	}
