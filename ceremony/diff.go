@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -329,6 +330,25 @@ func FormatChanges(w io.Writer, changes []Change) {
 	for _, c := range changes {
 		fmt.Fprintln(w, c.String())
 	}
+}
+
+// FormatReviewChanges writes a review's changes as FormatChanges does, each
+// as it is produced (the review of a large targets file holds none), and
+// "no differences" only when none came.
+func FormatReviewChanges(w io.Writer, r Review) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	n := 0
+	err := r.EachChange(func(c Change) {
+		n++
+		fmt.Fprintln(bw, c.String())
+	})
+	if err == nil && n == 0 {
+		FormatChanges(bw, nil)
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // String is the change as FormatChanges writes it.

@@ -158,6 +158,14 @@ func waitText(t *testing.T, tm *teatest.TestModel, want ...string) {
 	}
 }
 
+// typePIN waits for the PIN prompt, types pin and enters it.
+func typePIN(t *testing.T, tm *teatest.TestModel, pin string) {
+	t.Helper()
+	waitText(t, tm, "type your PIN")
+	tm.Type(pin)
+	press(tm, "enter")
+}
+
 func press(tm *teatest.TestModel, keys ...string) {
 	for _, k := range keys {
 		switch k {
@@ -247,9 +255,7 @@ func TestGolden(t *testing.T) {
 			press(tm, "enter")
 			waitText(t, tm, "Fingerprint of the exact bytes")
 			press(tm, "y")
-			waitText(t, tm, "type your PIN")
-			tm.Type("1234")
-			press(tm, "enter")
+			typePIN(t, tm, "1234")
 		}, "5. Signed", "signed by alice")
 	})
 	t.Run("verify", func(t *testing.T) {

@@ -329,7 +329,7 @@ func (b *planBuilder) tokenURIStep(role string) *step {
 		kind:   stepInput,
 		prompt: "token URI: ",
 		body: func(f *flow) string {
-			return wrap("The token's address, as `tuf-ceremony tokens` prints it: pkcs11:token=LABEL?module-path=… (RFC 7512) or yubikey:serial=N. Never type a PIN here: it would be written in the plan.", f.sh.width)
+			return wrap("The token's address, as `tuf-ceremony tokens` prints it: pkcs11:token=LABEL?module-path=… (RFC 7512) or yubikey:serial=N. No PIN goes here: a plan holding pin-value=… is refused, and the PIN is asked when the key is used.", f.sh.width)
 		},
 		initial: func(f *flow) string { return b.pending.Token },
 		submit: func(f *flow, v string) error {

@@ -129,26 +129,11 @@ func (p *prompter) Review(ctx context.Context, r ceremony.Review) (bool, error) 
 	} else {
 		fmt.Fprintf(w, "changes since v%d:\n", r.Version-1)
 	}
-	if err := writeChanges(w, r); err != nil {
+	if err := ceremony.FormatReviewChanges(w, r); err != nil {
 		return false, err
 	}
 	fmt.Fprintf(w, "fingerprint of the signed bytes: %s\n", r.Fingerprint)
 	return p.Confirm(ctx, "sign this?")
-}
-
-// writeChanges prints the review's changes as ceremony.FormatChanges does,
-// each as it is produced: the review of a large targets file holds none.
-func writeChanges(w io.Writer, r ceremony.Review) error {
-	if r.Changes == 0 {
-		ceremony.FormatChanges(w, nil)
-		return nil
-	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	err := r.EachChange(func(c ceremony.Change) { fmt.Fprintln(bw, c.String()) })
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	return err
 }
 
 // Notice shows an instruction and, on a terminal and without --yes, waits
