@@ -153,3 +153,35 @@ func TestThresholdCountsPublicKeysOnce(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
+
+// The own walk checks a signature once per payload and key, but a key's
+// scheme picks the hash: the same signature under the same public key
+// counts for the previous root's threshold (P-256 scheme) and not for the
+// new root's own, where the key claims the P-384 scheme.
+func TestOwnWalkMemoKeepsSchemesApart(t *testing.T) {
+	k := newHostileKeys(t)
+	p384 := *k.c.key
+	p384.Scheme = metadata.KeySchemeECDSA_SHA2_P384
+	v2 := k.root(2, hostileExpires, func(r *metadata.RootType) {
+		r.Keys["c-p384"] = &p384
+		r.Roles[metadata.ROOT].KeyIDs = []string{k.a.id, "c-p384"}
+		r.Roles[metadata.ROOT].Threshold = 2
+	})
+	byC := k.c.sign(t, v2)
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"1.root.json": k.file(k.root(1, hostileExpires), k.a, k.b),
+		"2.root.json": hostileEnvelope(t, v2, k.a.sign(t, v2), byC, metadata.Signature{KeyID: "c-p384", Signature: byC.Signature}),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := &VerifyReport{}
+	if _, _, complete := rep.walkRoots(dir, []int64{1, 2}); complete {
+		t.Fatal("the own walk accepted root v2, whose own threshold has one valid signature")
+	}
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "its own threshold") {
+		t.Errorf("problems: %q", rep.Problems)
+	}
+}

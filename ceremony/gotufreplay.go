@@ -226,11 +226,12 @@ func goTUFStep(prev, data []byte) error {
 	})
 }
 
-// goTUFRefusal is the error reported for a step the replay refused: go-tuf's
-// own, or, should go-tuf accept the step, the replay's with that said (the
-// step stays refused: the replay is never looser than it means to be).
-func goTUFRefusal(prev, data []byte, replayed error) error {
-	if err := goTUFStep(prev, data); err != nil {
+// goTUFRefusal is the error reported for what the replay refused: go-tuf's
+// own, from goTUF, which runs go-tuf itself on it, or, should go-tuf
+// accept it, the replay's with that said (it stays refused: the replay is
+// never looser than it means to be).
+func goTUFRefusal(replayed error, goTUF func() error) error {
+	if err := goTUF(); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w (the replay of go-tuf %s's rules refuses it, go-tuf itself accepts it: please report this)", replayed, replayedGoTUF)
@@ -243,7 +244,9 @@ func goTUFRefusal(prev, data []byte, replayed error) error {
 // that go-tuf's re-encoding of it is the canonical form of its bytes,
 // payload; the replayed rule then counts the signatures over payload. It
 // returns the file as go-tuf parsed it, without its targets (nil when it
-// cannot be read), and a refusal in go-tuf's own words.
+// cannot be read), and a refusal in go-tuf's own words. payload must be
+// the canonical form of data's signed part (Envelope.Payload of data): it
+// is taken, not made again, because a large file's is tens of megabytes.
 func checkTargetsAsGoTUF(root *metadata.Metadata[metadata.RootType], data, payload []byte) (*metadata.Metadata[metadata.TargetsType], error) {
 	md, err := parseTargetsChecked(data)
 	if err != nil {
@@ -251,17 +254,15 @@ func checkTargetsAsGoTUF(root *metadata.Metadata[metadata.RootType], data, paylo
 	}
 	signed := &goTUFSigned{sigs: md.Signatures, payload: func() ([]byte, error) { return payload, nil }, checked: map[string]bool{}}
 	if err := newGoTUFRoot(root).delegatesRole(metadata.TARGETS, signed); err != nil {
-		real := safeGoTUF(func() error {
-			full, err := ParseTargets(data)
-			if err != nil {
-				return err
-			}
-			return root.VerifyDelegate(metadata.TARGETS, full)
+		return md, goTUFRefusal(err, func() error {
+			return safeGoTUF(func() error {
+				full, err := ParseTargets(data)
+				if err != nil {
+					return err
+				}
+				return root.VerifyDelegate(metadata.TARGETS, full)
+			})
 		})
-		if real == nil {
-			real = fmt.Errorf("%w (the replay of go-tuf %s's rules refuses it, go-tuf itself accepts it: please report this)", err, replayedGoTUF)
-		}
-		return md, real
 	}
 	return md, nil
 }

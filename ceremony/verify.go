@@ -344,7 +344,7 @@ func walkGoTUFSegment(dir string, versions []int64, first, last int) goTUFWalk {
 			err = goTUFUpdate(trusted, next)
 		}
 		if err != nil {
-			w.failed, w.err = i, goTUFRefusal(trustedData, data, err)
+			w.failed, w.err = i, goTUFRefusal(err, func() error { return goTUFStep(trustedData, data) })
 			return w
 		}
 		trusted, trustedData = next, data
