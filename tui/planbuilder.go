@@ -66,8 +66,8 @@ func (e *planProblems) Error() string   { return strings.Join(e.problems, "\n") 
 func (e *planProblems) Hints() []string { return []string{e.hint} }
 func (e *planProblems) Retype()         {}
 
-// retypePath is a path refused by the save step.
-func retypePath(format string, args ...any) error {
+// retype is a typed answer refused: the custodian corrects it in place.
+func retype(format string, args ...any) error {
 	return &planProblems{problems: []string{fmt.Sprintf(format, args...)}, hint: hintRetype}
 }
 
@@ -182,7 +182,7 @@ func (b *planBuilder) nameStep() *step {
 		initial: func(f *flow) string { return b.draft.Name },
 		submit: func(f *flow, v string) error {
 			if v == "" {
-				return &planProblems{problems: []string{"name: type the name of the repository"}, hint: hintRetype}
+				return retype("name: type the name of the repository")
 			}
 			b.draft.Name = v
 			return b.check(parseDraft, hintRetype, "name")
@@ -285,8 +285,6 @@ func (b *planBuilder) tokenKeysStep(role string) *step {
 		actions: b.removeLast(role),
 		choose: func(f *flow, o option) error {
 			c := o.value.(keyChoice)
-			r := b.roleDraft(role)
-			i := len(r.Keys)
 			b.role = role
 			switch {
 			case c.done:
@@ -297,10 +295,7 @@ func (b *planBuilder) tokenKeysStep(role string) *step {
 				return nil
 			}
 			b.pending = ceremony.PlanKey{Token: c.token.Token.URI}
-			r.Keys = append(r.Keys, b.pending)
-			err := b.check(parseDraft, hintChoose, keyField(role, i)+".token")
-			r.Keys = r.Keys[:i]
-			if err != nil {
+			if err := b.withPending(parseDraft, hintChoose, ".token"); err != nil {
 				return err
 			}
 			f.insert(b.custodianStep(role, f.sh.media.custodianOf(*c.token)), b.algorithmStep(role), b.tokenKeysStep(role))
@@ -334,7 +329,7 @@ func (b *planBuilder) tokenURIStep(role string) *step {
 		initial: func(f *flow) string { return b.pending.Token },
 		submit: func(f *flow, v string) error {
 			if v == "" {
-				return &planProblems{problems: []string{keyField(role, len(b.roleDraft(role).Keys)) + ".token: type the token's URI"}, hint: hintRetype}
+				return retype("%s.token: type the token's URI", keyField(role, len(b.roleDraft(role).Keys)))
 			}
 			b.pending.Token = v
 			return b.withPending(parseDraft, hintRetype, ".token")
@@ -446,7 +441,7 @@ func (b *planBuilder) publicKeyStep(role string) *step {
 		submit: func(f *flow, v string) error {
 			file = v
 			if v == "" {
-				return &planProblems{problems: []string{keyField(role, len(b.roleDraft(role).Keys)) + ".public_key: type the path of the public key file"}, hint: hintRetype}
+				return retype("%s.public_key: type the path of the public key file", keyField(role, len(b.roleDraft(role).Keys)))
 			}
 			abs, err := filepath.Abs(v)
 			if err != nil {
@@ -515,7 +510,7 @@ func (b *planBuilder) thresholdStep(role string) *step {
 		submit: func(f *flow, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return &planProblems{problems: []string{fmt.Sprintf("%s: must be a whole number, got %q", field, v)}, hint: hintRetype}
+				return retype("%s: must be a whole number, got %q", field, v)
 			}
 			b.roleDraft(role).Threshold = n
 			return b.check(parseDraft, hintRetype, field)
@@ -541,7 +536,7 @@ func (b *planBuilder) expiryStep(role string) *step {
 		submit: func(f *flow, v string) error {
 			d, err := ceremony.ParseDuration(v)
 			if err != nil {
-				return &planProblems{problems: []string{field + ": " + err.Error()}, hint: hintRetype}
+				return retype("%s: %v", field, err)
 			}
 			b.roleDraft(role).Expires = d
 			return b.check(parseDraft, hintRetype, field)
@@ -606,14 +601,14 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, dr
 	}
 	dir := filepath.Dir(path)
 	if m, err := filepath.Abs(media); err == nil && (dir == m || strings.HasPrefix(dir, m+string(filepath.Separator))) {
-		return builtPlan{}, retypePath("%s is on the medium, which only tuf-ceremony writes (init copies the plan there): save it outside, e.g. %s", path, defaultPlanPath(m))
+		return builtPlan{}, retype("%s is on the medium, which only tuf-ceremony writes (init copies the plan there): save it outside, e.g. %s", path, defaultPlanPath(m))
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return builtPlan{}, retypePath("%s is not a directory: type where to save the plan", dir)
+		return builtPlan{}, retype("%s is not a directory: type where to save the plan", dir)
 	}
 	probe, err := os.CreateTemp(dir, ".tuf-ceremony-probe-*")
 	if err != nil {
-		return builtPlan{}, retypePath("cannot save the plan in %s: %v", dir, err)
+		return builtPlan{}, retype("cannot save the plan in %s: %v", dir, err)
 	}
 	probe.Close()
 	os.Remove(probe.Name())
@@ -649,7 +644,7 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, dr
 	bp := builtPlan{path: path, data: data, plan: plan}
 	if fi, err := os.Lstat(path); err == nil {
 		if !fi.Mode().IsRegular() {
-			return builtPlan{}, retypePath("%s exists and is not a regular file: type another path", path)
+			return builtPlan{}, retype("%s exists and is not a regular file: type another path", path)
 		}
 		old, err := os.ReadFile(path)
 		if err != nil {
@@ -661,7 +656,7 @@ func finishPlan(ctx context.Context, p ceremony.Prompter, path, media string, dr
 				return builtPlan{}, err
 			}
 			if !ok {
-				return builtPlan{}, retypePath("%s was kept: type another path", path)
+				return builtPlan{}, retype("%s was kept: type another path", path)
 			}
 		}
 		bp.replace, bp.replaced = true, old
