@@ -223,12 +223,12 @@ func plainString(s []byte) bool {
 
 // appendEscapedString writes an already decoded string with \ and "
 // escaped.
-func appendEscapedString(dst, s []byte) []byte {
-	for _, c := range s {
-		if c == '\\' || c == '"' {
+func appendEscapedString[S ~string | ~[]byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' {
 			dst = append(dst, '\\')
 		}
-		dst = append(dst, c)
+		dst = append(dst, s[i])
 	}
 	return dst
 }

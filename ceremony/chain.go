@@ -79,6 +79,21 @@ func (k *RawKey) parse() *parsedKey {
 	return k.parsed
 }
 
+// shareParsedKeys gives d's keys the decodings already made of the same
+// keys (keytype and public value: all a decoding depends on) in other
+// roots of a chain, and adds its own to memo: a chain repeats most keys
+// from root to root.
+func (d *RawRoot) shareParsedKeys(memo map[string]*parsedKey) {
+	for _, k := range d.Signed.Keys {
+		m := k.KeyType + "\x00" + k.KeyVal.Public
+		if p, ok := memo[m]; ok {
+			k.parsed = p
+		} else {
+			memo[m] = k.parse()
+		}
+	}
+}
+
 // ParseRawRoot reads a root file.
 func ParseRawRoot(data []byte) (*RawRoot, error) {
 	env, err := ParseEnvelope(data)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
@@ -42,6 +41,10 @@ type goTUFRoot struct {
 	md     *metadata.Metadata[metadata.RootType]
 	keys   map[string]*goTUFKey // by key ID, decoded on first use
 	signed *goTUFSigned         // its own signatures
+	// decoded, shared by the roots of a chain (nil: none), holds the keys
+	// already decoded, by what their decoding depends on: keytype, scheme
+	// and public value. A chain repeats most keys from root to root.
+	decoded map[string]*goTUFKey
 }
 
 // goTUFSigned is a file's signatures as VerifyDelegate checks them: over
@@ -54,10 +57,10 @@ type goTUFSigned struct {
 	checked map[string]bool // by key ID and key
 }
 
-func newGoTUFRoot(md *metadata.Metadata[metadata.RootType]) *goTUFRoot {
-	return &goTUFRoot{md: md, keys: map[string]*goTUFKey{}, signed: &goTUFSigned{
+func newGoTUFRoot(md *metadata.Metadata[metadata.RootType], decoded map[string]*goTUFKey) *goTUFRoot {
+	return &goTUFRoot{md: md, keys: map[string]*goTUFKey{}, decoded: decoded, signed: &goTUFSigned{
 		sigs:    md.Signatures,
-		payload: func() ([]byte, error) { return cjson.EncodeCanonical(md.Signed) },
+		payload: func() ([]byte, error) { return goTUFRootPayload(&md.Signed) },
 		checked: map[string]bool{},
 	}}
 }
@@ -73,8 +76,9 @@ type goTUFKey struct {
 }
 
 // loadGoTUFRoot parses data as go-tuf's trusted-metadata loop does before
-// it checks any signature.
-func loadGoTUFRoot(data []byte) (*goTUFRoot, error) {
+// it checks any signature. decoded is the chain's memo of decoded keys
+// (may be nil).
+func loadGoTUFRoot(data []byte, decoded map[string]*goTUFKey) (*goTUFRoot, error) {
 	var md *metadata.Metadata[metadata.RootType]
 	if err := safeGoTUF(func() (err error) { md, err = metadata.Root().FromBytes(data); return err }); err != nil {
 		return nil, err
@@ -82,7 +86,7 @@ func loadGoTUFRoot(data []byte) (*goTUFRoot, error) {
 	if md.Signed.Type != metadata.ROOT {
 		return nil, fmt.Errorf("expected %s, got %s", metadata.ROOT, md.Signed.Type)
 	}
-	return newGoTUFRoot(md), nil
+	return newGoTUFRoot(md, decoded), nil
 }
 
 // goTUFUpdate is UpdateRoot's rule: next is signed by the threshold of
@@ -140,13 +144,32 @@ func (r *goTUFRoot) key(id, role string) *goTUFKey {
 	if k, ok := r.keys[id]; ok {
 		return k
 	}
-	k := &goTUFKey{}
-	r.keys[id] = k
 	key, ok := r.md.Signed.Keys[id]
 	if !ok {
-		k.err = fmt.Errorf("key with ID %s not found in %s keyids", id, role)
+		k := &goTUFKey{err: fmt.Errorf("key with ID %s not found in %s keyids", id, role)}
+		r.keys[id] = k
 		return k
 	}
+	memo := ""
+	if r.decoded != nil && key != nil {
+		memo = key.Type + "\x00" + key.Scheme + "\x00" + key.Value.PublicKey
+		if k, ok := r.decoded[memo]; ok {
+			r.keys[id] = k
+			return k
+		}
+	}
+	k := decodeGoTUFKey(key)
+	r.keys[id] = k
+	if memo != "" {
+		r.decoded[memo] = k
+	}
+	return k
+}
+
+// decodeGoTUFKey decodes key as VerifyDelegate does: what it does depends
+// on the keytype, the scheme and the public value only.
+func decodeGoTUFKey(key *metadata.Key) *goTUFKey {
+	k := &goTUFKey{}
 	k.err = safeGoTUF(func() error {
 		pub, err := key.ToPublicKey()
 		if err != nil {
@@ -253,7 +276,7 @@ func checkTargetsAsGoTUF(root *metadata.Metadata[metadata.RootType], data, paylo
 		return nil, err
 	}
 	signed := &goTUFSigned{sigs: md.Signatures, payload: func() ([]byte, error) { return payload, nil }, checked: map[string]bool{}}
-	if err := newGoTUFRoot(root).delegatesRole(metadata.TARGETS, signed); err != nil {
+	if err := newGoTUFRoot(root, nil).delegatesRole(metadata.TARGETS, signed); err != nil {
 		return md, goTUFRefusal(err, func() error {
 			return safeGoTUF(func() error {
 				full, err := ParseTargets(data)

@@ -40,19 +40,21 @@ func TestGoTUFReplayPinned(t *testing.T) {
 }
 
 // replayStep is the replay's verdict on trusting prev (nil: none) and then
-// data, as walkGoTUFSegment reaches it.
+// data, as walkGoTUFSegment reaches it: with one memo of decoded keys for
+// both roots.
 func replayStep(prev, data []byte) error {
 	var trusted *goTUFRoot
+	decoded := map[string]*goTUFKey{}
 	if prev != nil {
 		var err error
-		if trusted, err = loadGoTUFRoot(prev); err != nil {
+		if trusted, err = loadGoTUFRoot(prev, decoded); err != nil {
 			return err
 		}
 		if err := trusted.delegates(trusted); err != nil {
 			return err
 		}
 	}
-	next, err := loadGoTUFRoot(data)
+	next, err := loadGoTUFRoot(data, decoded)
 	if err != nil {
 		return err
 	}

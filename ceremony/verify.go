@@ -231,6 +231,7 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 // whether the whole chain was accepted.
 func (rep *VerifyReport) walkRoots(dir string, versions []int64) (trusted *RawRoot, legacy []bool, complete bool) {
 	anomalies := map[string]bool{} // memo of keyIDAnomalies across versions
+	keys := map[string]*parsedKey{} // memo of decoded keys across versions
 	for _, v := range versions {
 		name := VersionedName(metadata.ROOT, v)
 		data, err := readLimited(filepath.Join(dir, name))
@@ -247,6 +248,7 @@ func (rep *VerifyReport) walkRoots(dir string, versions []int64) (trusted *RawRo
 			rep.problem("%s holds version %d", name, next.Signed.Version)
 			return trusted, legacy, false
 		}
+		next.shareParsedKeys(keys)
 		verified := map[string]bool{} // signatures over next.Payload checked once
 		if trusted == nil {
 			rep.TrustedFrom = v
@@ -328,6 +330,7 @@ func walkGoTUFSegment(dir string, versions []int64, first, last int) goTUFWalk {
 	w := goTUFWalk{failed: -1}
 	var trusted *goTUFRoot
 	var trustedData []byte
+	decoded := map[string]*goTUFKey{}
 	for i := first; i <= last; i++ {
 		data, err := readLimited(filepath.Join(dir, VersionedName(metadata.ROOT, versions[i])))
 		if err != nil {
@@ -337,7 +340,7 @@ func walkGoTUFSegment(dir string, versions []int64, first, last int) goTUFWalk {
 			return w
 		}
 		w.reads = append(w.reads, goTUFRead{index: i, sha256: sha256Hex(data)})
-		next, err := loadGoTUFRoot(data)
+		next, err := loadGoTUFRoot(data, decoded)
 		if err == nil && trusted == nil {
 			err = next.delegates(next) // trustedmetadata.New: the first root signs itself
 		} else if err == nil {
