@@ -230,7 +230,7 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 // trusted root, whether each accepted root holds go-tuf v0.x hex keys, and
 // whether the whole chain was accepted.
 func (rep *VerifyReport) walkRoots(dir string, versions []int64) (trusted *RawRoot, legacy []bool, complete bool) {
-	anomalies := map[string]bool{} // memo of keyIDAnomalies across versions
+	anomalies := map[string]bool{}  // memo of keyIDAnomalies across versions
 	keys := map[string]*parsedKey{} // memo of decoded keys across versions
 	for _, v := range versions {
 		name := VersionedName(metadata.ROOT, v)
