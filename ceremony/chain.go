@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -61,7 +62,12 @@ type parsedKey struct {
 	pub crypto.PublicKey
 	der []byte
 	tuf *metadata.Key
-	err error
+	// check names the verification a signature by this key gets, in the
+	// form of goTUFKey.check (the SHA-256 of the key's PKIX encoding, the
+	// hash, PSS padding or not), so that a walk of go-tuf's rules over the
+	// same payload takes the result instead of verifying it again.
+	check string
+	err   error
 }
 
 func (k *RawKey) parse() *parsedKey {
@@ -73,6 +79,9 @@ func (k *RawKey) parse() *parsedKey {
 		}
 		if p.err == nil {
 			p.der, p.err = x509.MarshalPKIXPublicKey(p.pub)
+		}
+		if p.err == nil {
+			p.check, p.err = verificationCheck(p.tuf, p.der)
 		}
 		k.parsed = p
 	}
@@ -92,6 +101,21 @@ func (d *RawRoot) shareParsedKeys(memo map[string]*parsedKey) {
 			memo[m] = k.parse()
 		}
 	}
+}
+
+// verificationCheck is the check string (goTUFKey.check) of what
+// verifySignature does with key: the hash of its scheme, and PSS padding
+// (always with SHA-256) for RSA.
+func verificationCheck(key *metadata.Key, der []byte) (string, error) {
+	opts, err := SignatureOpts(key)
+	if err != nil {
+		return "", err
+	}
+	hash, pss := opts.HashFunc(), key.Type == metadata.KeyTypeRSASSA_PSS_SHA256
+	if pss {
+		hash = crypto.SHA256
+	}
+	return fmt.Sprintf("%x %d %t", sha256.Sum256(der), hash, pss), nil
 }
 
 // ParseRawRoot reads a root file.
@@ -195,9 +219,10 @@ func (d *RawRoot) CheckThreshold(role string, payload []byte, sigs []metadata.Si
 }
 
 // checkThreshold is CheckThreshold with a memo of the signatures already
-// verified over this payload (public key and signature → valid), so that a
-// root's signatures are verified once for the previous root's threshold
-// and its own. memo may be nil.
+// verified over this payload (the key's check and the signature → valid),
+// so that a root's signatures are verified once for the previous root's
+// threshold, its own, and go-tuf's rules over the same payload. memo may
+// be nil.
 func (d *RawRoot) checkThreshold(role string, payload []byte, sigs []metadata.Signature, memo map[string]bool) (ThresholdResult, error) {
 	r, ok := d.Signed.Roles[role]
 	if !ok {
@@ -230,8 +255,8 @@ func (d *RawRoot) checkThreshold(role string, payload []byte, sigs []metadata.Si
 		p := key.parse()
 		valid, known := false, false
 		memoKey := ""
-		if memo != nil && p.err == nil {
-			memoKey = key.Scheme + "\x00" + string(p.der) + "\x00" + string(sig)
+		if memo != nil && p.err == nil && key.Scheme == p.tuf.Scheme { // else verify refuses it unchecked
+			memoKey = p.check + "\x00" + string(sig)
 			valid, known = memo[memoKey]
 		}
 		if !known {

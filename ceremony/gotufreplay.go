@@ -55,6 +55,10 @@ type goTUFSigned struct {
 	bytes   []byte // the payload, once made
 	err     error
 	checked map[string]bool // by key ID and key
+	// shared (nil: none) holds the signature checks another walk made over
+	// the same payload bytes, by the key's check and the signature: a
+	// check is a function of those, whichever walk makes it.
+	shared map[string]bool
 }
 
 func newGoTUFRoot(md *metadata.Metadata[metadata.RootType], decoded map[string]*goTUFKey) *goTUFRoot {
@@ -210,11 +214,8 @@ func decodeGoTUFKey(key *metadata.Key) *goTUFKey {
 // s's payload: the last signature listed under that ID (go-tuf's parse
 // refuses a file with two), or none.
 func (s *goTUFSigned) by(id string, key *goTUFKey) (bool, error) {
-	if s.bytes == nil && s.err == nil {
-		s.bytes, s.err = s.payload()
-	}
-	if s.err != nil {
-		return false, s.err
+	if _, err := s.payloadBytes(); err != nil {
+		return false, err
 	}
 	memo := id + "\x00" + key.check
 	if ok, done := s.checked[memo]; done {
@@ -226,9 +227,24 @@ func (s *goTUFSigned) by(id string, key *goTUFKey) (bool, error) {
 			sig = g.Signature
 		}
 	}
-	ok := key.verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(s.bytes)) == nil
+	shared := key.check + "\x00" + string(sig)
+	ok, done := s.shared[shared]
+	if !done {
+		ok = key.verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(s.bytes)) == nil
+		if s.shared != nil {
+			s.shared[shared] = ok
+		}
+	}
 	s.checked[memo] = ok
 	return ok, nil
+}
+
+// payloadBytes is the payload, made once.
+func (s *goTUFSigned) payloadBytes() ([]byte, error) {
+	if s.bytes == nil && s.err == nil {
+		s.bytes, s.err = s.payload()
+	}
+	return s.bytes, s.err
 }
 
 // goTUFStep runs go-tuf's own trusted-metadata loop on one step: trust

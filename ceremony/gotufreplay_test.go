@@ -40,7 +40,7 @@ func TestGoTUFReplayPinned(t *testing.T) {
 }
 
 // replayStep is the replay's verdict on trusting prev (nil: none) and then
-// data, as walkGoTUFSegment reaches it: with one memo of decoded keys for
+// data, as walkChainSegment reaches it: with one memo of decoded keys for
 // both roots.
 func replayStep(prev, data []byte) error {
 	var trusted *goTUFRoot
@@ -319,9 +319,9 @@ func TestGoTUFReplayReportsGoTUFsWords(t *testing.T) {
 	}
 	write("1.root.json", k.file(k.root(1, hostileExpires), k.a, k.b))
 	write("2.root.json", k.file(k.root(2, hostileExpires, rootKeys(2, k.d, k.e)), k.d, k.e))
-	w := walkGoTUF(dir, []int64{1, 2})
-	if w.failed != 1 || w.err == nil || !strings.Contains(w.err.Error(), "Verifying root failed, not enough signatures, got 0, want 2") {
-		t.Fatalf("failed at %d: %v", w.failed, w.err)
+	seg := walkChainSegment(dir, []int64{1, 2}, 0, 1)
+	if seg.goTUFFailed != 1 || seg.goTUFErr == nil || !strings.Contains(seg.goTUFErr.Error(), "Verifying root failed, not enough signatures, got 0, want 2") {
+		t.Fatalf("failed at %d: %v", seg.goTUFFailed, seg.goTUFErr)
 	}
 }
 

@@ -10,10 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -208,13 +206,7 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 		rep.problem("the chain starts at root v%d: 1.root.json is missing (or pin a root with --root-sha256)", versions[0])
 		return nil
 	}
-	// go-tuf's client rules walk the same files alongside the own checks,
-	// in segments over the available cores; their findings are read once
-	// the own walk is done.
-	goTUF := make(chan goTUFWalk, 1)
-	go func() { goTUF <- walkGoTUF(dir, versions[start:]) }()
-	trusted, legacy, complete := rep.walkRoots(dir, versions[start:])
-	rep.goTUFFindings(<-goTUF, legacy)
+	trusted, complete := rep.walkRoots(dir, versions[start:])
 	if !complete {
 		return trusted
 	}
@@ -223,159 +215,6 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 		rep.problem("the newest root, v%d, expired at %s", newest.Version, newest.Expires.UTC().Format(time.RFC3339))
 	}
 	return trusted
-}
-
-// walkRoots is the own walk of the root chain: each version signed by the
-// threshold of the previous one and by its own. It returns the newest
-// trusted root, whether each accepted root holds go-tuf v0.x hex keys, and
-// whether the whole chain was accepted.
-func (rep *VerifyReport) walkRoots(dir string, versions []int64) (trusted *RawRoot, legacy []bool, complete bool) {
-	anomalies := map[string]bool{}  // memo of keyIDAnomalies across versions
-	keys := map[string]*parsedKey{} // memo of decoded keys across versions
-	for _, v := range versions {
-		name := VersionedName(metadata.ROOT, v)
-		data, err := readLimited(filepath.Join(dir, name))
-		if err != nil {
-			rep.problem("%s: %v", name, err)
-			return trusted, legacy, false
-		}
-		next, err := ParseRawRoot(data)
-		if err != nil {
-			rep.problem("%s is rejected: %v", name, err)
-			return trusted, legacy, false
-		}
-		if next.Signed.Version != v {
-			rep.problem("%s holds version %d", name, next.Signed.Version)
-			return trusted, legacy, false
-		}
-		next.shareParsedKeys(keys)
-		verified := map[string]bool{} // signatures over next.Payload checked once
-		if trusted == nil {
-			rep.TrustedFrom = v
-		} else {
-			if v != trusted.Signed.Version+1 {
-				rep.problem("root v%d is missing: the chain jumps from v%d to v%d", trusted.Signed.Version+1, trusted.Signed.Version, v)
-				return trusted, legacy, false
-			}
-			if !rep.thresholdHolds(name, fmt.Sprintf("the threshold of root v%d", trusted.Signed.Version), trusted, next, verified) {
-				return trusted, legacy, false
-			}
-		}
-		if !rep.thresholdHolds(name, "its own threshold", next, next, verified) {
-			return trusted, legacy, false
-		}
-		for _, id := range next.keyIDAnomalies(anomalies) {
-			rep.note("%s: key ID %s is not the SHA-256 of its key (clients look keys up by ID, so this is reported, not rejected)", name, shortID(id))
-		}
-		trusted = next
-		rep.Roots = append(rep.Roots, FileSummary{File: name, Version: v, SHA256: sha256Hex(data), Expires: next.Signed.Expires})
-		legacy = append(legacy, next.hasLegacyKeys())
-	}
-	return trusted, legacy, true
-}
-
-// goTUFWalk is what go-tuf's trusted-metadata logic made of a root chain.
-type goTUFWalk struct {
-	// failed is the index of the first version go-tuf refused (-1: none),
-	// err its reason.
-	failed int
-	err    error
-	// reads are the SHA-256 of every file as go-tuf read it, by index.
-	reads []goTUFRead
-}
-
-type goTUFRead struct {
-	index  int
-	sha256 string // "": go-tuf could not read it
-}
-
-// minGoTUFSegment is the shortest stretch of a chain walked on its own
-// core: shorter chains are not worth a second goroutine.
-const minGoTUFSegment = 64
-
-// walkGoTUF runs go-tuf's client rules over the chain of versions: trust
-// the first, then UpdateRoot with each next one. The chain is cut into
-// segments that overlap by one version, each walked on its own from that
-// version (trustedmetadata.New checks it against itself, UpdateRoot each
-// next one against the previous): every step is checked exactly as one
-// walk would, and the first refusal is the one one walk would meet.
-func walkGoTUF(dir string, versions []int64) goTUFWalk {
-	segments := min(runtime.GOMAXPROCS(0), len(versions)/minGoTUFSegment)
-	segments = max(segments, 1)
-	walks := make([]goTUFWalk, segments)
-	var wg sync.WaitGroup
-	for s := range segments {
-		first := s * (len(versions) - 1) / segments
-		last := (s + 1) * (len(versions) - 1) / segments
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			walks[s] = walkGoTUFSegment(dir, versions, first, last)
-		}()
-	}
-	wg.Wait()
-	w := goTUFWalk{failed: -1}
-	for _, sw := range walks { // in order: on a tie the earlier walk's reason, as one walk would give
-		w.reads = append(w.reads, sw.reads...)
-		if sw.failed >= 0 && (w.failed < 0 || sw.failed < w.failed) {
-			w.failed, w.err = sw.failed, sw.err
-		}
-	}
-	return w
-}
-
-// walkGoTUFSegment walks versions[first..last] (inclusive) by go-tuf's
-// rules (gotufreplay.go).
-func walkGoTUFSegment(dir string, versions []int64, first, last int) goTUFWalk {
-	w := goTUFWalk{failed: -1}
-	var trusted *goTUFRoot
-	var trustedData []byte
-	decoded := map[string]*goTUFKey{}
-	for i := first; i <= last; i++ {
-		data, err := readLimited(filepath.Join(dir, VersionedName(metadata.ROOT, versions[i])))
-		if err != nil {
-			// The own walk reports it if it could not read it either;
-			// otherwise the file changed between the two reads.
-			w.reads = append(w.reads, goTUFRead{index: i})
-			return w
-		}
-		w.reads = append(w.reads, goTUFRead{index: i, sha256: sha256Hex(data)})
-		next, err := loadGoTUFRoot(data, decoded)
-		if err == nil && trusted == nil {
-			err = next.delegates(next) // trustedmetadata.New: the first root signs itself
-		} else if err == nil {
-			err = goTUFUpdate(trusted, next)
-		}
-		if err != nil {
-			w.failed, w.err = i, goTUFRefusal(err, func() error { return goTUFStep(trustedData, data) })
-			return w
-		}
-		trusted, trustedData = next, data
-	}
-	return w
-}
-
-// goTUFFindings reports go-tuf's first refusal among the roots the own
-// walk accepted (legacy[i]: root i holds go-tuf v0.x hex keys, which
-// go-tuf v2 cannot read: a note, not a problem), and any file that changed
-// between the two walks' reads.
-func (rep *VerifyReport) goTUFFindings(w goTUFWalk, legacy []bool) {
-	accepted := rep.Roots[len(rep.Roots)-len(legacy):]
-	for _, r := range w.reads {
-		if r.index < len(accepted) && r.sha256 != accepted[r.index].SHA256 {
-			rep.problem("%s changed while it was being verified: verify again", accepted[r.index].File)
-			return
-		}
-	}
-	if w.failed < 0 || w.failed >= len(accepted) {
-		return
-	}
-	name := accepted[w.failed].File
-	if legacy[w.failed] {
-		rep.note("%s: go-tuf v2 cannot verify it (%v): it holds go-tuf v0.x hex keys; a go-tuf v2 client must start from a later trusted root", name, w.err)
-	} else {
-		rep.problem("%s is rejected by go-tuf v2's client logic: %v", name, w.err)
-	}
 }
 
 // checkCurrentRoot checks that root.json, where present, is the newest

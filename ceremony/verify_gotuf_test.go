@@ -16,7 +16,7 @@ import (
 func TestVerifyGoTUFWalkInSegments(t *testing.T) {
 	prev := runtime.GOMAXPROCS(2) // two segments, whatever the machine
 	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
-	const n = 3 * minGoTUFSegment
+	const n = 3 * minChainSegment
 	k := newHostileKeys(t)
 	dir := t.TempDir()
 	write := func(v int64, data []byte) {
@@ -34,8 +34,9 @@ func TestVerifyGoTUFWalkInSegments(t *testing.T) {
 		}
 		write(v, k.file(signed, sigs...))
 	}
-	if w := walkGoTUF(dir, versionsUpTo(n)); w.failed != n-11 {
-		t.Fatalf("go-tuf's walk failed at index %d (%v), want %d", w.failed, w.err, n-11)
+	segments := walkChain(dir, versionsUpTo(n))
+	if len(segments) != 2 || segments[0].goTUFFailed != -1 || segments[1].goTUFFailed != n-11 {
+		t.Fatalf("%d segments; go-tuf's rules refused index %d, then %d (%v), want none, then %d", len(segments), segments[0].goTUFFailed, segments[len(segments)-1].goTUFFailed, segments[len(segments)-1].goTUFErr, n-11)
 	}
 	rep, err := Verify(dir, VerifyOptions{At: time.Now()})
 	if err != nil {
@@ -54,8 +55,49 @@ func TestVerifyGoTUFWalkInSegments(t *testing.T) {
 	for _, v := range []int64{n - 10, n - 3} {
 		write(v, k.file(k.root(v, hostileExpires), k.a, k.b))
 	}
-	if rep, err = Verify(dir, VerifyOptions{At: time.Now()}); err != nil || !rep.OK() {
+	if rep, err = Verify(dir, VerifyOptions{At: time.Now()}); err != nil || !rep.OK() || len(rep.Roots) != n {
 		t.Fatalf("verify: %v %q", err, rep.Problems)
+	}
+
+	// A root the own walk refuses in the second segment: the roots before
+	// it are trusted, none after, and the newest trusted is the one before.
+	write(n-5, k.file(k.root(n-5, hostileExpires), k.a))
+	trusted, complete := (&VerifyReport{}).walkRoots(dir, versionsUpTo(n))
+	if complete || trusted == nil || trusted.Signed.Version != n-6 {
+		t.Fatalf("complete %v, trusted %v", complete, trusted)
+	}
+	if rep, err = Verify(dir, VerifyOptions{At: time.Now()}); err != nil || len(rep.Roots) != n-6 || len(rep.Problems) != 1 ||
+		!strings.Contains(rep.Problems[0], VersionedName("root", n-5)+" is not signed by the threshold of root v") {
+		t.Fatalf("verify: %v, %d roots, problems %q", err, len(rep.Roots), rep.Problems)
+	}
+}
+
+// A root whose signatures verify over the canonical form of its bytes but
+// not over go-tuf's re-encoding of it (an expiry with a fraction of a
+// second, which go-tuf writes back shorter): the own walk accepts it, and
+// its signature checks, made over other bytes, must not stand in for
+// go-tuf's. verify reports go-tuf's refusal.
+func TestVerifyGoTUFChecksItsOwnPayload(t *testing.T) {
+	k := newHostileKeys(t)
+	dir := t.TempDir()
+	v2 := editSigned(t, k.root(2, hostileExpires), func(m map[string]any) {
+		m["expires"] = "2099-01-01T00:00:00.500Z"
+	})
+	for name, data := range map[string][]byte{
+		"1.root.json": k.file(k.root(1, hostileExpires), k.a, k.b),
+		"2.root.json": k.file(v2, k.a, k.b),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Verify(dir, VerifyOptions{At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Roots) != 2 || len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], "2.root.json is rejected by go-tuf v2's client logic") ||
+		!strings.Contains(rep.Problems[0], "not enough signatures") {
+		t.Fatalf("%d roots, problems %q", len(rep.Roots), rep.Problems)
 	}
 }
 
@@ -86,22 +128,30 @@ func TestVerifyNullRoleIsRejectedNotACrash(t *testing.T) {
 	if rep.OK() || len(rep.Problems) == 0 || !strings.HasPrefix(rep.Problems[0], "1.root.json is rejected") {
 		t.Fatalf("problems %q", rep.Problems)
 	}
-	if w := walkGoTUF(dir, []int64{1}); w.failed != 0 || w.err == nil {
-		t.Fatalf("go-tuf's walk: failed at %d, %v", w.failed, w.err)
+	if seg := walkChainSegment(dir, []int64{1}, 0, 0); seg.goTUFFailed != 0 || seg.goTUFErr == nil {
+		t.Fatalf("go-tuf's rules: refused index %d, %v", seg.goTUFFailed, seg.goTUFErr)
 	}
 }
 
-// A file go-tuf read with other bytes than the own walk did, or could not
-// read, is a problem, whatever either walk made of it.
-func TestVerifyGoTUFFindingsFileChanged(t *testing.T) {
-	rep := &VerifyReport{Roots: []FileSummary{{File: "1.root.json", SHA256: "aa"}, {File: "2.root.json", SHA256: "bb"}}}
-	rep.goTUFFindings(goTUFWalk{failed: -1, reads: []goTUFRead{{0, "aa"}, {1, "cc"}}}, []bool{false, false})
-	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "2.root.json changed while it was being verified") {
-		t.Fatalf("problems %q", rep.Problems)
+// A root two segments share, read with other bytes by each, is a problem,
+// whatever the walks made of it.
+func TestVerifyChainFileChanged(t *testing.T) {
+	segment := func(first int, firstSum, lastSum string, roots ...string) *chainSegment {
+		seg := &chainSegment{first: first, own: &VerifyReport{}, goTUFFailed: -1, complete: true, firstSHA256: firstSum, lastSHA256: lastSum}
+		for _, r := range roots {
+			seg.own.Roots = append(seg.own.Roots, FileSummary{File: r})
+			seg.legacy = append(seg.legacy, false)
+		}
+		return seg
 	}
-	rep = &VerifyReport{Roots: []FileSummary{{File: "1.root.json", SHA256: "aa"}, {File: "2.root.json", SHA256: "bb"}}}
-	rep.goTUFFindings(goTUFWalk{failed: -1, reads: []goTUFRead{{0, "aa"}, {1, ""}}}, []bool{false, false})
-	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "2.root.json changed while it was being verified") {
-		t.Fatalf("unreadable to go-tuf: problems %q", rep.Problems)
+	versions := []int64{1, 2, 3}
+	rep := &VerifyReport{}
+	if _, complete := rep.readSegments([]*chainSegment{segment(0, "aa", "bb", "1.root.json", "2.root.json"), segment(1, "bb", "cc", "3.root.json")}, versions); !complete || !rep.OK() {
+		t.Fatalf("complete %v, problems %q", complete, rep.Problems)
+	}
+	rep = &VerifyReport{}
+	if _, complete := rep.readSegments([]*chainSegment{segment(0, "aa", "bb", "1.root.json", "2.root.json"), segment(1, "b2", "cc", "3.root.json")}, versions); complete ||
+		len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "2.root.json changed while it was being verified") {
+		t.Fatalf("complete %v, problems %q", complete, rep.Problems)
 	}
 }
