@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -53,7 +54,19 @@ type RawKey struct {
 	} `json:"keyval"`
 	Owner string `json:"x-tuf-on-ci-keyowner"`
 
+	raw    []byte     // the key as written
 	parsed *parsedKey // decoded on first use
+}
+
+// UnmarshalJSON reads the key and keeps it as written, for
+// keyIDAnomalies.
+func (k *RawKey) UnmarshalJSON(data []byte) error {
+	type fields RawKey
+	if err := json.Unmarshal(data, (*fields)(k)); err != nil {
+		return err
+	}
+	k.raw = bytes.Clone(data)
+	return nil
 }
 
 // parsedKey is a RawKey decoded once: a root's keys are used for its own
@@ -289,14 +302,9 @@ func (d *RawRoot) KeyIDAnomalies() []string { return d.keyIDAnomalies(nil) }
 // keyIDAnomalies is KeyIDAnomalies with a memo (key ID and key as written →
 // anomalous) for a chain whose roots repeat the same keys. memo may be nil.
 func (d *RawRoot) keyIDAnomalies(memo map[string]bool) []string {
-	var raw struct {
-		Keys map[string]json.RawMessage `json:"keys"`
-	}
-	if json.Unmarshal(d.Env.Signed, &raw) != nil {
-		return nil
-	}
 	var out []string
-	for id, k := range raw.Keys {
+	for id, key := range d.Signed.Keys {
+		k := key.raw
 		memoKey := id + "\x00" + string(k)
 		if anomalous, ok := memo[memoKey]; ok {
 			if anomalous {
