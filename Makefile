@@ -47,6 +47,7 @@ FUZZ_TARGETS := \
 	ceremony:FuzzCanonicalJSON \
 	ceremony:FuzzEnvelopeMarshal \
 	ceremony:FuzzGoTUFReplay \
+	ceremony:FuzzGoTUFRootPayload \
 	ceremony:FuzzParseTargetsChecked \
 	hsm/pkcs11:FuzzParseURI \
 	hsm/pkcs11:FuzzURIFields \

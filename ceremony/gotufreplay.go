@@ -21,12 +21,15 @@ import (
 // go-tuf v2's client rules (invariant 7). go-tuf's trusted-metadata loop
 // costs four times the own walk: its VerifyDelegate re-encodes the whole
 // root (json.Marshal, then cjson) for every key ID of the role, and it runs
-// twice per version. The replay below applies the same rules through the
-// same calls (go-tuf's parse, its canonical form, its key decoding,
-// sigstore's verifiers, the same threshold count by distinct public key)
-// but makes each of those once per root: the payload once, each key once,
-// each signature check once. Where it refuses, go-tuf's own loop is run on
-// that step for go-tuf's own words.
+// twice per version. The replay below applies the same rules to the same
+// things (go-tuf's parse of the file, cjson's bytes of what it parsed,
+// go-tuf's key decoding, sigstore's verifiers, the same threshold count by
+// distinct public key) but makes each of those once: the payload once per
+// root (written from the parsed fields, gotufpayload.go), each distinct
+// key once per chain, each signature check once (and once for both walks
+// where the own walk checked it over the same bytes, chainwalk.go). Where
+// it refuses, go-tuf's own loop is run on that step for go-tuf's own
+// words.
 //
 // It is tested against trustedmetadata itself (gotufreplay_test.go: the
 // hostile corpus, the Sigstore root history, generated chains, a
