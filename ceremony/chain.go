@@ -101,13 +101,16 @@ func (k *RawKey) parse() *parsedKey {
 	return k.parsed
 }
 
+// rawKeyValue is what a RawKey's decoding depends on.
+type rawKeyValue struct{ keyType, public string }
+
 // shareParsedKeys gives d's keys the decodings already made of the same
 // keys (keytype and public value: all a decoding depends on) in other
 // roots of a chain, and adds its own to memo: a chain repeats most keys
 // from root to root.
-func (d *RawRoot) shareParsedKeys(memo map[string]*parsedKey) {
+func (d *RawRoot) shareParsedKeys(memo map[rawKeyValue]*parsedKey) {
 	for _, k := range d.Signed.Keys {
-		m := k.KeyType + "\x00" + k.KeyVal.Public
+		m := rawKeyValue{k.KeyType, k.KeyVal.Public}
 		if p, ok := memo[m]; ok {
 			k.parsed = p
 		} else {

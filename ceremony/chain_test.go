@@ -125,6 +125,51 @@ func TestVerifySigstoreChainTampered(t *testing.T) {
 	})
 }
 
+// The memos of decoded keys, shared by the roots of a chain, are keyed on
+// all that a decoding depends on, and never confuse two keys whose fields
+// joined together would read the same (JSON strings may hold NUL, and a
+// PEM block is found anywhere in the text).
+func TestKeyMemosKeepKeysApart(t *testing.T) {
+	k := newHostileKeys(t)
+	pem1, pem2 := k.c.key.Value.PublicKey, k.e.key.Value.PublicKey // ECDSA keys, PEM
+
+	// go-tuf's side: keytype, scheme and public value.
+	decoded := map[goTUFKeyValue]*goTUFKey{}
+	fingerprint := func(key *metadata.Key) string {
+		r := &goTUFRoot{md: &metadata.Metadata[metadata.RootType]{Signed: metadata.RootType{Keys: map[string]*metadata.Key{"id": key}}},
+			keys: map[string]*goTUFKey{}, decoded: decoded}
+		got := r.key("id", metadata.ROOT)
+		if got.err != nil {
+			t.Fatal(got.err)
+		}
+		return got.fingerprint
+	}
+	a := &metadata.Key{Type: metadata.KeyTypeECDSA_SHA2_P256, Scheme: metadata.KeySchemeECDSA_SHA2_P256 + "\x00" + pem2, Value: metadata.KeyVal{PublicKey: pem1}}
+	b := &metadata.Key{Type: metadata.KeyTypeECDSA_SHA2_P256, Scheme: metadata.KeySchemeECDSA_SHA2_P256, Value: metadata.KeyVal{PublicKey: pem2 + "\x00" + pem1}}
+	if fa, fb := fingerprint(a), fingerprint(b); fa == fb {
+		t.Errorf("go-tuf's memo: two keys of different public values decode to %s", fa)
+	}
+
+	// The own walk's side: keytype and public value.
+	memo := map[rawKeyValue]*parsedKey{}
+	parse := func(keyType, public string) *parsedKey {
+		key := &RawKey{KeyType: keyType, Scheme: metadata.KeySchemeECDSA_SHA2_P256}
+		key.KeyVal.Public = public
+		(&RawRoot{Signed: rawRootSigned{Keys: map[string]*RawKey{"id": key}}}).shareParsedKeys(memo)
+		return key.parsed
+	}
+	c, d := parse(metadata.KeyTypeECDSA_SHA2_P256, pem2+"\x00"+pem1), parse(metadata.KeyTypeECDSA_SHA2_P256+"\x00"+pem2, pem1)
+	if c.err != nil || d.err != nil || string(c.der) == string(d.der) {
+		t.Errorf("own memo: two keys of different public values decode to the same key (%v, %v)", c.err, d.err)
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	ed := parse(metadata.KeyTypeEd25519, hex.EncodeToString(pub))
+	notECDSA := parse(metadata.KeyTypeECDSA_SHA2_P256, hex.EncodeToString(pub)) // 32 bytes: no P-256 point
+	if ed.err != nil || notECDSA.err == nil {
+		t.Errorf("own memo: the same hex under ed25519 and ecdsa: %v, %v", ed.err, notECDSA.err)
+	}
+}
+
 // One public key listed under two key IDs counts once toward a threshold.
 func TestThresholdCountsPublicKeysOnce(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)

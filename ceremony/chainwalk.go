@@ -70,10 +70,10 @@ func walkChain(dir string, versions []int64) []*chainSegment {
 // theirs.
 func walkChainSegment(dir string, versions []int64, first, last int) *chainSegment {
 	seg := &chainSegment{first: first, own: &VerifyReport{}, goTUFFailed: -1}
-	anomalies := map[string]bool{}    // the own walk's memo of keyIDAnomalies
-	keys := map[string]*parsedKey{}   // the own walk's decoded keys
-	decoded := map[string]*goTUFKey{} // go-tuf's decoded keys
-	var goTUFTrusted *goTUFRoot       // nil: not started, or refused
+	anomalies := map[string]bool{}           // the own walk's memo of keyIDAnomalies
+	keys := map[rawKeyValue]*parsedKey{}     // the own walk's decoded keys
+	decoded := map[goTUFKeyValue]*goTUFKey{} // go-tuf's decoded keys
+	var goTUFTrusted *goTUFRoot              // nil: not started, or refused
 	var goTUFTrustedData []byte
 	goTUFOn := true
 	for i := first; i <= last; i++ {
@@ -172,7 +172,7 @@ func (seg *chainSegment) ownStep(name string, v int64, next *RawRoot, checks, an
 // go-tuf read it, or nil, with the refusal recorded. shared, when not nil,
 // gives the signature checks the own walk made over go-tuf's payload of
 // data, if it made them over the same bytes.
-func (seg *chainSegment) goTUFStep(i int, trusted *goTUFRoot, trustedData, data []byte, decoded map[string]*goTUFKey, shared func(payload []byte) map[string]bool) *goTUFRoot {
+func (seg *chainSegment) goTUFStep(i int, trusted *goTUFRoot, trustedData, data []byte, decoded map[goTUFKeyValue]*goTUFKey, shared func(payload []byte) map[string]bool) *goTUFRoot {
 	next, err := loadGoTUFRoot(data, decoded)
 	if err == nil && shared != nil {
 		if payload, perr := next.signed.payloadBytes(); perr == nil {

@@ -47,8 +47,11 @@ type goTUFRoot struct {
 	// decoded, shared by the roots of a chain (nil: none), holds the keys
 	// already decoded, by what their decoding depends on: keytype, scheme
 	// and public value. A chain repeats most keys from root to root.
-	decoded map[string]*goTUFKey
+	decoded map[goTUFKeyValue]*goTUFKey
 }
+
+// goTUFKeyValue is what go-tuf's decoding of a key depends on.
+type goTUFKeyValue struct{ keyType, scheme, public string }
 
 // goTUFSigned is a file's signatures as VerifyDelegate checks them: over
 // the payload go-tuf makes of the file, each check made once.
@@ -64,7 +67,7 @@ type goTUFSigned struct {
 	shared map[string]bool
 }
 
-func newGoTUFRoot(md *metadata.Metadata[metadata.RootType], decoded map[string]*goTUFKey) *goTUFRoot {
+func newGoTUFRoot(md *metadata.Metadata[metadata.RootType], decoded map[goTUFKeyValue]*goTUFKey) *goTUFRoot {
 	return &goTUFRoot{md: md, keys: map[string]*goTUFKey{}, decoded: decoded, signed: &goTUFSigned{
 		sigs:    md.Signatures,
 		payload: func() ([]byte, error) { return goTUFRootPayload(&md.Signed) },
@@ -85,7 +88,7 @@ type goTUFKey struct {
 // loadGoTUFRoot parses data as go-tuf's trusted-metadata loop does before
 // it checks any signature. decoded is the chain's memo of decoded keys
 // (may be nil).
-func loadGoTUFRoot(data []byte, decoded map[string]*goTUFKey) (*goTUFRoot, error) {
+func loadGoTUFRoot(data []byte, decoded map[goTUFKeyValue]*goTUFKey) (*goTUFRoot, error) {
 	var md *metadata.Metadata[metadata.RootType]
 	if err := safeGoTUF(func() (err error) { md, err = metadata.Root().FromBytes(data); return err }); err != nil {
 		return nil, err
@@ -157,9 +160,9 @@ func (r *goTUFRoot) key(id, role string) *goTUFKey {
 		r.keys[id] = k
 		return k
 	}
-	memo := ""
+	var memo goTUFKeyValue
 	if r.decoded != nil && key != nil {
-		memo = key.Type + "\x00" + key.Scheme + "\x00" + key.Value.PublicKey
+		memo = goTUFKeyValue{key.Type, key.Scheme, key.Value.PublicKey}
 		if k, ok := r.decoded[memo]; ok {
 			r.keys[id] = k
 			return k
@@ -167,7 +170,7 @@ func (r *goTUFRoot) key(id, role string) *goTUFKey {
 	}
 	k := decodeGoTUFKey(key)
 	r.keys[id] = k
-	if memo != "" {
+	if r.decoded != nil && key != nil {
 		r.decoded[memo] = k
 	}
 	return k

@@ -44,7 +44,7 @@ func TestGoTUFReplayPinned(t *testing.T) {
 // both roots.
 func replayStep(prev, data []byte) error {
 	var trusted *goTUFRoot
-	decoded := map[string]*goTUFKey{}
+	decoded := map[goTUFKeyValue]*goTUFKey{}
 	if prev != nil {
 		var err error
 		if trusted, err = loadGoTUFRoot(prev, decoded); err != nil {

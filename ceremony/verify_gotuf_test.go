@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,8 +56,39 @@ func TestVerifyGoTUFWalkInSegments(t *testing.T) {
 	for _, v := range []int64{n - 10, n - 3} {
 		write(v, k.file(k.root(v, hostileExpires), k.a, k.b))
 	}
-	if rep, err = Verify(dir, VerifyOptions{At: time.Now()}); err != nil || !rep.OK() || len(rep.Roots) != n {
-		t.Fatalf("verify: %v %q", err, rep.Problems)
+	if rep, err = Verify(dir, VerifyOptions{At: time.Now()}); err != nil || !rep.OK() || len(rep.Roots) != n || rep.TrustedFrom != 1 {
+		t.Fatalf("verify: %v %q, %d roots, trusted from v%d", err, rep.Problems, len(rep.Roots), rep.TrustedFrom)
+	}
+
+	// Refusals in both segments and at the root they share (shared: the
+	// first root of the second segment, the last of the first): the first
+	// one is reported, as one walk would.
+	shared := int64(segments[1].first) + 1
+	sound := func(v int64) { write(v, k.file(k.root(v, hostileExpires), k.a, k.b)) }
+	repeated := func(v int64) {
+		signed := k.root(v, hostileExpires)
+		sig := k.a.sign(t, signed)
+		write(v, hostileEnvelope(t, signed, sig, k.b.sign(t, signed), sig))
+	}
+	for _, c := range []struct {
+		what    string
+		edit    func()
+		refused int64 // the file reported
+		roots   int   // accepted by the own walk
+	}{
+		{"go-tuf refuses v20 and v" + fmt.Sprint(n-3), func() { repeated(20); repeated(n - 3) }, 20, n},
+		{"go-tuf refuses the shared root and v" + fmt.Sprint(n-3), func() { repeated(shared); repeated(n - 3) }, shared, n},
+		{"go-tuf refuses the shared root", func() { repeated(shared) }, shared, n},
+		{"the own walk refuses the shared root", func() { write(shared, k.file(k.root(shared, hostileExpires), k.a)) }, shared, int(shared - 1)},
+	} {
+		c.edit()
+		rep, err := Verify(dir, VerifyOptions{At: time.Now()})
+		if err != nil || len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], VersionedName("root", c.refused)+" ") || len(rep.Roots) != c.roots {
+			t.Fatalf("%s: %v, %d roots, problems %q", c.what, err, len(rep.Roots), rep.Problems)
+		}
+		for _, v := range []int64{20, shared, n - 3} {
+			sound(v)
+		}
 	}
 
 	// A root the own walk refuses in the second segment: the roots before
