@@ -263,18 +263,20 @@ func (c *canonicalizer) skip() {
 	}
 }
 
-// stringEnd is the index after the closing quote of the string at start.
+// stringEnd is the index after the closing quote of the string at start:
+// the first quote after it that an odd run of backslashes does not escape.
 func (c *canonicalizer) stringEnd(start int) int {
 	i := start + 1
 	for {
-		switch c.src[i] {
-		case '\\':
-			i += 2
-		case '"':
-			return i + 1
-		default:
-			i++
+		q := i + bytes.IndexByte(c.src[i:], '"')
+		backslashes := 0
+		for p := q - 1; p > start && c.src[p] == '\\'; p-- {
+			backslashes++
 		}
+		if backslashes%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
 	}
 }
 
@@ -326,6 +328,14 @@ func appendDecodedString(dst, s []byte, escape bool) []byte {
 			}
 			r++
 			dst = appendEscaped(dst, rune(ch), escape)
+		case c < utf8.RuneSelf && c != '"':
+			// A run of ASCII without escapes (most of a PEM key) at once.
+			j := r + 1
+			for j < len(s) && s[j] < utf8.RuneSelf && s[j] != '\\' && s[j] != '"' {
+				j++
+			}
+			dst = append(dst, s[r:j]...)
+			r = j
 		case c < utf8.RuneSelf:
 			dst = appendEscaped(dst, rune(c), escape)
 			r++
