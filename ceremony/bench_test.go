@@ -22,6 +22,7 @@ package ceremony_test
 // run.
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
@@ -31,7 +32,9 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -354,44 +357,65 @@ func BenchmarkChainVerifyOnly(b *testing.B) {
 	}
 }
 
-// tufJSLoops are the times of the loops of one tufjs-chain.mjs run.
-type tufJSLoops struct {
-	wall, cpu, updater []time.Duration
+// tufJS is scripts/bench/tufjs-chain.mjs running over a chain, walking it
+// with tuf-js when asked (after a warm-up walk of each kind).
+type tufJS struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	stderr bytes.Buffer
 }
 
-// tufJS runs scripts/bench/tufjs-chain.mjs once over dir for loops loops
-// of the store and updaterLoops of the Updater (after one warm-up loop
-// each) and returns the times of each loop as measured inside node: node's
-// start-up is not counted.
-func tufJS(dir string, loops, updaterLoops int) (*tufJSLoops, error) {
+func startTufJS(dir string) (*tufJS, error) {
 	script := filepath.Join(repoRoot(), "scripts", "bench", "tufjs-chain.mjs")
-	cmd := exec.Command("node", script, dir, strconv.Itoa(benchChainLength), strconv.Itoa(loops), strconv.Itoa(updaterLoops))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	js := &tufJS{cmd: exec.Command("node", script, dir, strconv.Itoa(benchChainLength))}
+	js.cmd.Stderr = &js.stderr
+	var err error
+	if js.in, err = js.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := js.cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %v\n%s", script, err, stderr.String())
+		return nil, err
+	}
+	if err := js.cmd.Start(); err != nil {
+		return nil, err
+	}
+	js.out = bufio.NewScanner(stdout)
+	if !js.out.Scan() || js.out.Text() != "ready" {
+		return nil, js.fail(fmt.Errorf("printed %q, want ready", js.out.Text()))
+	}
+	return js, nil
+}
+
+// walk has node walk the chain once, "store" or "updater", and returns
+// the time node measured for it, in wall-clock and CPU time.
+func (js *tufJS) walk(kind string) (wall, cpu time.Duration, err error) {
+	if _, err := fmt.Fprintln(js.in, kind); err != nil {
+		return 0, 0, js.fail(err)
+	}
+	if !js.out.Scan() {
+		return 0, 0, js.fail(errors.New("no answer"))
 	}
 	var res struct {
-		LoopsMs        []float64 `json:"loops_ms"`
-		LoopsCPUMs     []float64 `json:"loops_cpu_ms"`
-		UpdaterLoopsMs []float64 `json:"updater_loops_ms"`
+		Ms    float64 `json:"ms"`
+		CPUMs float64 `json:"cpu_ms"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, fmt.Errorf("node %s printed %q: %v", script, out, err)
+	if err := json.Unmarshal(js.out.Bytes(), &res); err != nil {
+		return 0, 0, js.fail(fmt.Errorf("printed %q: %v", js.out.Text(), err))
 	}
-	ms := func(fs []float64) []time.Duration {
-		var ds []time.Duration
-		for _, f := range fs {
-			ds = append(ds, time.Duration(f*float64(time.Millisecond)))
-		}
-		return ds
-	}
-	l := &tufJSLoops{wall: ms(res.LoopsMs), cpu: ms(res.LoopsCPUMs), updater: ms(res.UpdaterLoopsMs)}
-	if len(l.wall) != loops || len(l.cpu) != loops || len(l.updater) != updaterLoops {
-		return nil, fmt.Errorf("node %s: %d, %d and %d loops, want %d and %d", script, len(l.wall), len(l.cpu), len(l.updater), loops, updaterLoops)
-	}
-	return l, nil
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	return ms(res.Ms), ms(res.CPUMs), nil
+}
+
+func (js *tufJS) fail(err error) error {
+	js.close()
+	return fmt.Errorf("node tufjs-chain.mjs: %v\n%s", err, js.stderr.String())
+}
+
+func (js *tufJS) close() {
+	js.in.Close()
+	js.cmd.Wait()
 }
 
 func repoRoot() string {
@@ -401,15 +425,16 @@ func repoRoot() string {
 
 // BenchmarkChainVerifyTufJS: x = tuf-js's TrustedMetadataStore loop /
 // Verify, over the same files (how many times faster Verify is). Goal:
-// x ≥ 3. Each iteration runs, back to back and alternating which goes
-// first, one node process (a warm-up loop, then two timed loops of the
-// store and one of the Updater; medians) and two Verify calls and two
-// go-tuf loops (medians). Reported alongside: cpu-x (the same in CPU
-// time), updater-x (tuf-js's Updater walking the chain through a
-// file-backed fetcher and persisting each root, as a client does, over
-// Verify) and gotuf-vs-tufjs (tuf-js's store loop over go-tuf's loop: how
-// many times faster go-tuf itself is). Skipped when node or
-// scripts/bench/node_modules is missing (scripts/bench/run.sh installs it).
+// x ≥ 3. One node process serves the benchmark (tufjs-chain.mjs, warmed
+// up first); each iteration times, back to back and alternating which
+// goes first, a Verify and a walk of tuf-js's store, then a go-tuf loop
+// next to another store walk, then a walk of tuf-js's Updater. Reported
+// alongside: cpu-x (the same in CPU time), updater-x (tuf-js's Updater
+// walking the chain through a file-backed fetcher and persisting each
+// root, as a client does, over Verify) and gotuf-vs-tufjs (tuf-js's store
+// over go-tuf's loop: how many times faster go-tuf itself is). Skipped
+// when node or scripts/bench/node_modules is missing
+// (scripts/bench/run.sh installs it).
 func BenchmarkChainVerifyTufJS(b *testing.B) {
 	if _, err := exec.LookPath("node"); err != nil {
 		b.Skip("node is not installed")
@@ -420,32 +445,45 @@ func BenchmarkChainVerifyTufJS(b *testing.B) {
 	dir := benchChain(b)
 	verify := verifyChain(dir)
 	goTUF := func() error { return goTUFChain(dir, benchChainLength) }
-	const loops = 2
+	js, err := startTufJS(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer js.close()
+	walk := func(kind string) func() (time.Duration, time.Duration) {
+		return func() (time.Duration, time.Duration) {
+			wall, cpu, err := js.walk(kind)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return wall, cpu
+		}
+	}
+	store, updaterWalk := walk("store"), walk("updater")
 	p, updater, goTUFvsJS := &paired{}, &paired{}, &paired{}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var goWall, goCPU, goTUFWall []time.Duration
-		runGo := func() {
-			for j := 0; j < loops; j++ {
-				w, c := timedCPU(b, "verify", verify)
-				goWall, goCPU = append(goWall, w), append(goCPU, c)
-				goTUFWall = append(goTUFWall, timed(b, "go-tuf", goTUF))
-			}
-		}
+		var v, vCPU, s, sCPU time.Duration
 		if i%2 == 0 {
-			runGo()
+			v, vCPU = timedCPU(b, "verify", verify)
+			s, sCPU = store()
+		} else {
+			s, sCPU = store()
+			v, vCPU = timedCPU(b, "verify", verify)
 		}
-		js, err := tufJS(dir, loops, 1)
-		if err != nil {
-			b.Fatal(err)
+		p.add(v, s)
+		p.addCPU(vCPU, sCPU)
+		var g time.Duration
+		if i%2 == 0 {
+			g = timed(b, "go-tuf", goTUF)
+			s, _ = store()
+		} else {
+			s, _ = store()
+			g = timed(b, "go-tuf", goTUF)
 		}
-		if i%2 == 1 {
-			runGo()
-		}
-		p.add(medianDuration(goWall), medianDuration(js.wall))
-		p.addCPU(medianDuration(goCPU), medianDuration(js.cpu))
-		updater.add(medianDuration(goWall), medianDuration(js.updater))
-		goTUFvsJS.add(medianDuration(goTUFWall), medianDuration(js.wall))
+		goTUFvsJS.add(g, s)
+		u, _ := updaterWalk()
+		updater.add(v, u)
 	}
 	b.StopTimer()
 	b.ReportMetric(medianRatio(updater.subject, updater.baseline, true), "updater-x")

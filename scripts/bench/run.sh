@@ -73,7 +73,7 @@ bench() {
 }
 
 bench ceremony BenchmarkChainVerify 7
-bench ceremony BenchmarkChainVerifyTufJS 3
+bench ceremony BenchmarkChainVerifyTufJS 5
 bench ceremony BenchmarkLargeTargetsSign 5
 bench ceremony BenchmarkLargeTargetsVerify 5
 bench ceremony BenchmarkLargeTargetsVerifyRepo 3

@@ -1,9 +1,8 @@
-// tufjs-chain.mjs DIR N LOOPS [UPDATER_LOOPS] — walk the root chain DIR/1.root.json …
-// DIR/N.root.json with tuf-js (tuf-ceremony's benchmarks, `make bench`).
+// tufjs-chain.mjs DIR N — walk the root chain DIR/1.root.json …
+// DIR/N.root.json with tuf-js, on request (tuf-ceremony's benchmarks,
+// `make bench`).
 //
-// Two ways, each with one untimed warm-up loop (JIT, module caches) and then
-// LOOPS (UPDATER_LOOPS, default LOOPS) timed loops, files read inside each
-// loop as ceremony.Verify does:
+// Two walks, files read inside each as ceremony.Verify does:
 //
 //   store:   tuf-js's trusted-metadata logic (TrustedMetadataStore: trust
 //            1.root.json, then updateRoot with each next version, which
@@ -15,12 +14,17 @@
 //            refreshing from 1.root.json does; maxRootRotations is raised
 //            to N (tuf-js stops after 256 rotations by default).
 //
-// Prints {"loops_ms": [...], "loops_cpu_ms": [...], "updater_loops_ms":
-// [...]} on stdout: wall-clock and CPU time (user + system, this process)
-// of each timed loop. Node's start-up and module loading are not in them.
+// It walks each once, untimed (JIT, module caches), prints "ready", then
+// reads one request a line from stdin, "store" or "updater", walks, and
+// prints {"ms": wall-clock, "cpu_ms": CPU time (user + system, this
+// process)}; it exits at the end of stdin. The benchmark times each walk
+// next to a Verify of the same files, so that both are measured in the
+// same few seconds of a machine whose speed drifts. Node's start-up and
+// module loading are not timed.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -29,14 +33,12 @@ const { Updater, BaseFetcher } = require('tuf-js');
 const { TrustedMetadataStore } = require('tuf-js/dist/store.js');
 const { DownloadHTTPError } = require('tuf-js/dist/error.js');
 
-const [dir, nArg, loopsArg, updaterLoopsArg] = process.argv.slice(2);
-if (!dir || !nArg || !loopsArg) {
-  console.error('usage: node tufjs-chain.mjs DIR N LOOPS [UPDATER_LOOPS]');
+const [dir, nArg] = process.argv.slice(2);
+if (!dir || !nArg) {
+  console.error('usage: node tufjs-chain.mjs DIR N  (then "store" or "updater" lines on stdin)');
   process.exit(2);
 }
 const n = Number(nArg);
-const loops = Number(loopsArg);
-const updaterLoops = Number(updaterLoopsArg || loopsArg);
 
 function walkStore() {
   const store = new TrustedMetadataStore(fs.readFileSync(path.join(dir, '1.root.json')));
@@ -78,25 +80,22 @@ async function walkUpdater() {
   }
 }
 
-async function time(walk, loops) {
-  const wall = [];
-  const cpu = [];
-  for (let i = -1; i < loops; i++) {
-    const startCPU = process.cpuUsage();
-    const start = process.hrtime.bigint();
-    const v = await walk();
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    const used = process.cpuUsage(startCPU);
-    if (v !== n) throw new Error(`walked to root v${v}, want v${n}`);
-    if (i >= 0) { // i = -1 is the warm-up
-      wall.push(ms);
-      cpu.push((used.user + used.system) / 1e3);
-    }
-  }
-  return { wall, cpu };
+async function timed(walk) {
+  const startCPU = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const v = await walk();
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const used = process.cpuUsage(startCPU);
+  if (v !== n) throw new Error(`walked to root v${v}, want v${n}`);
+  return { ms, cpu_ms: (used.user + used.system) / 1e3 };
 }
 
-const store = await time(walkStore, loops);
-const updater = await time(walkUpdater, updaterLoops);
-const out = { loops_ms: store.wall, loops_cpu_ms: store.cpu, updater_loops_ms: updater.wall };
-process.stdout.write(JSON.stringify(out) + '\n');
+const walks = { store: walkStore, updater: walkUpdater };
+for (const walk of Object.values(walks)) await timed(walk); // warm-up
+process.stdout.write('ready\n');
+const lines = readline.createInterface({ input: process.stdin });
+for await (const line of lines) {
+  const walk = walks[line.trim()];
+  if (!walk) throw new Error(`unknown request ${JSON.stringify(line)}: want store or updater`);
+  process.stdout.write(JSON.stringify(await timed(walk)) + '\n');
+}
