@@ -36,58 +36,61 @@ func goTUFRootPayload(signed *metadata.RootType) ([]byte, error) {
 	root.member("expires")
 	root.b = append(root.b, expires...)
 	root.member("keys")
-	root.b = append(root.b, '{')
-	for i, id := range sortedKeys(signed.Keys) {
-		if i > 0 {
-			root.b = append(root.b, ',')
-		}
-		k := signed.Keys[id]
-		root.b = append(appendCJSONString(root.b, id), ':')
-		key := openCJSONObject(root.b, k.UnrecognizedFields)
-		key.member("keytype")
-		key.b = appendCJSONString(key.b, k.Type)
-		key.member("keyval")
-		val := openCJSONObject(key.b, k.Value.UnrecognizedFields)
-		val.member("public")
-		val.b = appendCJSONString(val.b, k.Value.PublicKey)
-		key.b = val.close()
-		key.member("scheme")
-		key.b = appendCJSONString(key.b, k.Scheme)
-		root.b = key.close()
-	}
-	root.b = append(root.b, '}')
+	root.b = appendSortedObject(root.b, signed.Keys, appendGoTUFKey)
 	root.member("roles")
-	root.b = append(root.b, '{')
-	for i, name := range sortedKeys(signed.Roles) {
-		if i > 0 {
-			root.b = append(root.b, ',')
-		}
-		r := signed.Roles[name]
-		root.b = append(appendCJSONString(root.b, name), ':')
-		role := openCJSONObject(root.b, r.UnrecognizedFields)
-		role.member("keyids")
-		if r.KeyIDs == nil {
-			role.b = append(role.b, "null"...)
-		} else {
-			role.b = append(role.b, '[')
-			for j, id := range r.KeyIDs {
-				if j > 0 {
-					role.b = append(role.b, ',')
-				}
-				role.b = appendCJSONString(role.b, id)
-			}
-			role.b = append(role.b, ']')
-		}
-		role.member("threshold")
-		role.b = strconv.AppendInt(role.b, int64(r.Threshold), 10)
-		root.b = role.close()
-	}
-	root.b = append(root.b, '}')
+	root.b = appendSortedObject(root.b, signed.Roles, appendGoTUFRole)
 	root.member("spec_version")
 	root.b = appendCJSONString(root.b, signed.SpecVersion)
 	root.member("version")
 	root.b = strconv.AppendInt(root.b, signed.Version, 10)
 	return root.close(), nil
+}
+
+func appendGoTUFKey(b []byte, k *metadata.Key) []byte {
+	key := openCJSONObject(b, k.UnrecognizedFields)
+	key.member("keytype")
+	key.b = appendCJSONString(key.b, k.Type)
+	key.member("keyval")
+	val := openCJSONObject(key.b, k.Value.UnrecognizedFields)
+	val.member("public")
+	val.b = appendCJSONString(val.b, k.Value.PublicKey)
+	key.b = val.close()
+	key.member("scheme")
+	key.b = appendCJSONString(key.b, k.Scheme)
+	return key.close()
+}
+
+func appendGoTUFRole(b []byte, r *metadata.Role) []byte {
+	role := openCJSONObject(b, r.UnrecognizedFields)
+	role.member("keyids")
+	if r.KeyIDs == nil {
+		role.b = append(role.b, "null"...)
+	} else {
+		role.b = append(role.b, '[')
+		for i, id := range r.KeyIDs {
+			if i > 0 {
+				role.b = append(role.b, ',')
+			}
+			role.b = appendCJSONString(role.b, id)
+		}
+		role.b = append(role.b, ']')
+	}
+	role.member("threshold")
+	role.b = strconv.AppendInt(role.b, int64(r.Threshold), 10)
+	return role.close()
+}
+
+// appendSortedObject writes m as an object, its members in cjson's order,
+// each value written by value.
+func appendSortedObject[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []byte {
+	b = append(b, '{')
+	for i, name := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = value(append(appendCJSONString(b, name), ':'), m[name])
+	}
+	return append(b, '}')
 }
 
 // plainGoTUFRoot reports whether goTUFRootPayload can write signed
