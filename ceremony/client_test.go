@@ -198,3 +198,43 @@ roles:
 func openTokenURI(ctx context.Context, uri string) (hsm.Token, error) {
 	return pkcs11.NewBackend().Open(ctx, uri)
 }
+
+// aliceBobCeremony initializes, in media, the ceremony whose root key
+// alice and targets key bob generate on store's tokens (snapshot and
+// timestamp: a PEM key in dir), and returns the workspace with the opener
+// of their tokens ("pkcs11:token=LABEL" is enough), which gives each
+// token's PIN.
+func aliceBobCeremony(t *testing.T, ctx context.Context, store *softhsmtest.Store, dir, media string) (*Workspace, TokenOpener) {
+	t.Helper()
+	online, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, "online.pem"), &online.PublicKey)
+	plan := fmt.Sprintf(`roles:
+  root: {threshold: 1, expires: 365d, keys: [{custodian: alice, token: "pkcs11:token=alice?module-path=%[1]s"}]}
+  targets: {threshold: 1, expires: 26w, keys: [{custodian: bob, token: "pkcs11:token=bob?module-path=%[1]s"}]}
+  snapshot: {threshold: 1, expires: 7d, keys: [{public_key: online.pem}]}
+  timestamp: {threshold: 1, expires: 1d, keys: [{public_key: online.pem}]}
+`, store.Module)
+	if err := os.WriteFile(filepath.Join(dir, "plan.yaml"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPlan(filepath.Join(dir, "plan.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := OpenOrNewWorkspace(media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
+		label := strings.TrimPrefix(strings.Split(uri, "?")[0], "pkcs11:token=")
+		tk, err := openTokenURI(ctx, "pkcs11:token="+label+"?module-path="+store.Module)
+		return tk, hsm.NewPIN(store.PIN(t, label)), err
+	}
+	if _, err := Init(ctx, ws, &recordingPrompter{}, InitOptions{Plan: p, PlanBytes: []byte(plan), Open: open}); err != nil {
+		t.Fatal(err)
+	}
+	return ws, open
+}

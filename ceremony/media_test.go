@@ -2,9 +2,6 @@ package ceremony
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tuf-ceremony/tuf-ceremony/hsm"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
 )
 
@@ -77,31 +73,7 @@ func TestFullAndReadOnlyMedia(t *testing.T) {
 	media := filepath.Join(dir, "media")
 	mountTmpfs(t, media, "256k")
 
-	snap, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	writePEM(t, filepath.Join(dir, "online.pem"), &snap.PublicKey)
-	plan := fmt.Sprintf(`roles:
-  root: {threshold: 1, expires: 365d, keys: [{custodian: alice, token: "pkcs11:token=alice?module-path=%[1]s"}]}
-  targets: {threshold: 1, expires: 26w, keys: [{custodian: bob, token: "pkcs11:token=bob?module-path=%[1]s"}]}
-  snapshot: {threshold: 1, expires: 7d, keys: [{public_key: online.pem}]}
-  timestamp: {threshold: 1, expires: 1d, keys: [{public_key: online.pem}]}
-`, store.Module)
-	os.WriteFile(filepath.Join(dir, "plan.yaml"), []byte(plan), 0o644)
-	p, err := LoadPlan(filepath.Join(dir, "plan.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := OpenOrNewWorkspace(media)
-	if err != nil {
-		t.Fatal(err)
-	}
-	open := func(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
-		label := strings.TrimPrefix(strings.Split(uri, "?")[0], "pkcs11:token=")
-		tk, err := openTokenURI(ctx, "pkcs11:token="+label+"?module-path="+store.Module)
-		return tk, hsm.NewPIN(store.PIN(t, label)), err
-	}
-	if _, err := Init(ctx, ws, &recordingPrompter{}, InitOptions{Plan: p, PlanBytes: []byte(plan), Open: open}); err != nil {
-		t.Fatal(err)
-	}
+	ws, open := aliceBobCeremony(t, ctx, store, dir, media)
 	sign := func(label string) error {
 		tk, pin, err := open(ctx, "pkcs11:token="+label)
 		if err != nil {

@@ -2,9 +2,6 @@ package ceremony
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tuf-ceremony/tuf-ceremony/hsm"
 	"github.com/tuf-ceremony/tuf-ceremony/hsm/softhsmtest"
 )
 
@@ -24,37 +20,7 @@ func TestSignReviewStreamsEveryChange(t *testing.T) {
 	store := softhsmtest.New(t, "alice", "bob")
 	ctx := context.Background()
 	dir := t.TempDir()
-	online := filepath.Join(dir, "online.pem")
-	onlineKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, online, &onlineKey.PublicKey)
-	plan := fmt.Sprintf(`roles:
-  root: {threshold: 1, expires: 365d, keys: [{custodian: alice, token: "pkcs11:token=alice?module-path=%[1]s"}]}
-  targets: {threshold: 1, expires: 26w, keys: [{custodian: bob, token: "pkcs11:token=bob?module-path=%[1]s"}]}
-  snapshot: {threshold: 1, expires: 7d, keys: [{public_key: online.pem}]}
-  timestamp: {threshold: 1, expires: 1d, keys: [{public_key: online.pem}]}
-`, store.Module)
-	if err := os.WriteFile(filepath.Join(dir, "plan.yaml"), []byte(plan), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := LoadPlan(filepath.Join(dir, "plan.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := OpenOrNewWorkspace(filepath.Join(dir, "media"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	open := func(ctx context.Context, uri string) (hsm.Token, hsm.PIN, error) {
-		label := strings.TrimPrefix(strings.Split(uri, "?")[0], "pkcs11:token=")
-		tk, err := openTokenURI(ctx, "pkcs11:token="+label+"?module-path="+store.Module)
-		return tk, hsm.NewPIN(store.PIN(t, label)), err
-	}
-	if _, err := Init(ctx, ws, &recordingPrompter{}, InitOptions{Plan: p, PlanBytes: []byte(plan), Open: open}); err != nil {
-		t.Fatal(err)
-	}
+	ws, open := aliceBobCeremony(t, ctx, store, dir, filepath.Join(dir, "media"))
 	sign := func(label string) *recordingPrompter {
 		t.Helper()
 		tk, pin, err := open(ctx, "pkcs11:token="+label)
