@@ -223,7 +223,7 @@ func TestOwnWalkMemoKeepsSchemesApart(t *testing.T) {
 		}
 	}
 	rep := &VerifyReport{}
-	if _, complete := rep.walkRoots(dir, []int64{1, 2}); complete {
+	if _, complete, _ := rep.walkRoots(dir, []int64{1, 2}); complete {
 		t.Fatal("the own walk accepted root v2, whose own threshold has one valid signature")
 	}
 	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "its own threshold") {

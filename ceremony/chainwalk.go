@@ -31,6 +31,7 @@ type chainSegment struct {
 	own      *VerifyReport // the own walk's findings: Roots accepted, Notes, at most one problem
 	legacy   []bool        // by accepted root: it holds go-tuf v0.x hex keys
 	trusted  *RawRoot      // the newest root the own walk trusts here
+	goTUF    *goTUFRoot    // the newest root go-tuf's rules trust here (nil: none)
 	complete bool          // the own walk accepted every step
 	// goTUFFailed is the index (in versions) of the first step go-tuf's
 	// rules refuse, -1 for none; goTUFErr says why, in go-tuf's words.
@@ -138,7 +139,7 @@ func walkChainSegment(dir string, versions []int64, first, last int) *chainSegme
 			return seg
 		}
 	}
-	seg.complete = true
+	seg.complete, seg.goTUF = true, goTUFTrusted
 	return seg
 }
 
@@ -196,13 +197,14 @@ func (seg *chainSegment) goTUFStep(i int, trusted *goTUFRoot, trustedData, data 
 // first refusal, then go-tuf's first refusal among the roots the own walk
 // accepted (a note, not a problem, where that root holds go-tuf v0.x hex
 // keys, which go-tuf v2 cannot read). It returns the newest root the own
-// walk trusts and whether it accepted the whole chain.
-func (rep *VerifyReport) walkRoots(dir string, versions []int64) (trusted *RawRoot, complete bool) {
+// walk trusts, whether it accepted the whole chain, and, when go-tuf's
+// rules accepted it too, the newest root as go-tuf read it.
+func (rep *VerifyReport) walkRoots(dir string, versions []int64) (trusted *RawRoot, complete bool, goTUF *metadata.Metadata[metadata.RootType]) {
 	return rep.readSegments(walkChain(dir, versions), versions)
 }
 
 // readSegments reads the segments' findings in order into rep.
-func (rep *VerifyReport) readSegments(segments []*chainSegment, versions []int64) (trusted *RawRoot, complete bool) {
+func (rep *VerifyReport) readSegments(segments []*chainSegment, versions []int64) (trusted *RawRoot, complete bool, goTUF *metadata.Metadata[metadata.RootType]) {
 	var legacy []bool
 	goTUFFailed, goTUFErr := -1, error(nil)
 	accepted := len(rep.Roots)
@@ -211,7 +213,7 @@ func (rep *VerifyReport) readSegments(segments []*chainSegment, versions []int64
 		if s > 0 && seg.firstSHA256 != segments[s-1].lastSHA256 {
 			// Both segments read it: it changed in between.
 			rep.problem("%s changed while it was being verified: verify again", VersionedName(metadata.ROOT, versions[seg.first]))
-			return trusted, false
+			return trusted, false, nil
 		}
 		if s == 0 {
 			rep.TrustedFrom = seg.own.TrustedFrom
@@ -239,5 +241,8 @@ func (rep *VerifyReport) readSegments(segments []*chainSegment, versions []int64
 			rep.problem("%s is rejected by go-tuf v2's client logic: %v", name, goTUFErr)
 		}
 	}
-	return trusted, complete
+	if last := segments[len(segments)-1]; complete && goTUFFailed < 0 && last.goTUF != nil {
+		goTUF = last.goTUF.md
+	}
+	return trusted, complete, goTUF
 }

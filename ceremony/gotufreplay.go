@@ -297,9 +297,18 @@ func checkTargetsAsGoTUF(root *metadata.Metadata[metadata.RootType], data, paylo
 	if err != nil {
 		return nil, err
 	}
-	signed := &goTUFSigned{sigs: md.Signatures, payload: func() ([]byte, error) { return payload, nil }, checked: map[string]bool{}}
+	return md, goTUFDelegatesTargets(root, md, data, payload, nil)
+}
+
+// goTUFDelegatesTargets is the rest of checkTargetsAsGoTUF, for a file
+// already read by parseTargetsChecked into md: VerifyDelegate(targets)
+// replayed over payload, with go-tuf's words for a refusal. shared (may be
+// nil) holds the signature checks the own count made over the same
+// payload.
+func goTUFDelegatesTargets(root *metadata.Metadata[metadata.RootType], md *metadata.Metadata[metadata.TargetsType], data, payload []byte, shared map[string]bool) error {
+	signed := &goTUFSigned{sigs: md.Signatures, payload: func() ([]byte, error) { return payload, nil }, checked: map[string]bool{}, shared: shared}
 	if err := newGoTUFRoot(root, nil).delegatesRole(metadata.TARGETS, signed); err != nil {
-		return md, goTUFRefusal(err, func() error {
+		return goTUFRefusal(err, func() error {
 			return safeGoTUF(func() error {
 				full, err := ParseTargets(data)
 				if err != nil {
@@ -309,5 +318,5 @@ func checkTargetsAsGoTUF(root *metadata.Metadata[metadata.RootType], data, paylo
 			})
 		})
 	}
-	return md, nil
+	return nil
 }

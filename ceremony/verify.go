@@ -115,10 +115,10 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	trusted := rep.verifyRoots(rootDir, rootFiles, opts)
+	trusted, goTUFRoot := rep.verifyRoots(rootDir, rootFiles, opts)
 	if trusted != nil {
 		rep.checkCurrentRoot(metaDir, metaFiles)
-		rep.verifyTargets(metaDir, metaFiles, trusted, opts.At)
+		rep.verifyTargets(metaDir, metaFiles, trusted, goTUFRoot, opts.At)
 		rep.summarizeRoles(trusted, ws, opts)
 	}
 	if ws != nil {
@@ -175,9 +175,10 @@ func readLimited(path string) ([]byte, error) {
 
 // verifyRoots walks the root chain with tuf-ceremony's own checks, which
 // read every key encoding seen in real repositories, and with go-tuf's
-// trusted-metadata logic where go-tuf can parse the roots. It returns the
-// newest trusted root.
-func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts VerifyOptions) *RawRoot {
+// client rules, replayed (chainwalk.go). It returns the newest trusted
+// root and, when go-tuf's rules accepted the whole chain, that root as
+// go-tuf read it.
+func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts VerifyOptions) (*RawRoot, *metadata.Metadata[metadata.RootType]) {
 	var versions []int64
 	for name := range files {
 		if role, v, ok := ParseVersionedName(name); ok && role == metadata.ROOT {
@@ -187,7 +188,7 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
 	if len(versions) == 0 {
 		rep.problem("no N.root.json in %s", dir)
-		return nil
+		return nil, nil
 	}
 	start := 0
 	if opts.RootSHA256 != "" {
@@ -200,21 +201,21 @@ func (rep *VerifyReport) verifyRoots(dir string, files map[string]bool, opts Ver
 		}
 		if start < 0 {
 			rep.problem("no root file has the pinned SHA-256 %s", opts.RootSHA256)
-			return nil
+			return nil, nil
 		}
 	} else if versions[0] != 1 {
 		rep.problem("the chain starts at root v%d: 1.root.json is missing (or pin a root with --root-sha256)", versions[0])
-		return nil
+		return nil, nil
 	}
-	trusted, complete := rep.walkRoots(dir, versions[start:])
+	trusted, complete, goTUF := rep.walkRoots(dir, versions[start:])
 	if !complete {
-		return trusted
+		return trusted, nil
 	}
 	newest := trusted.Signed
 	if !newest.Expires.After(opts.At) {
 		rep.problem("the newest root, v%d, expired at %s", newest.Version, newest.Expires.UTC().Format(time.RFC3339))
 	}
-	return trusted
+	return trusted, goTUF
 }
 
 // checkCurrentRoot checks that root.json, where present, is the newest
@@ -267,8 +268,10 @@ func (rep *VerifyReport) note(format string, args ...any) {
 	rep.Notes = append(rep.Notes, n)
 }
 
-// verifyTargets checks the newest targets against the newest root.
-func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, trusted *RawRoot, at time.Time) {
+// verifyTargets checks the newest targets against the newest root, by the
+// own count and, where go-tuf's rules accepted the root chain, by go-tuf's
+// VerifyDelegate, replayed (goTUFRoot: the newest root as go-tuf read it).
+func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, trusted *RawRoot, goTUFRoot *metadata.Metadata[metadata.RootType], at time.Time) {
 	var newest int64
 	for name := range files {
 		if role, v, ok := ParseVersionedName(name); ok && role == metadata.TARGETS && v > newest {
@@ -305,7 +308,8 @@ func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, truste
 		rep.problem("%s is rejected: %v", name, err)
 		return
 	}
-	res, err := trusted.CheckThreshold(metadata.TARGETS, payload, env.Signatures)
+	checks := map[string]bool{} // signatures over payload, checked once for both counts
+	res, err := trusted.checkThreshold(metadata.TARGETS, payload, env.Signatures, checks)
 	if err != nil {
 		rep.problem("%s: %v", name, err)
 		return
@@ -314,6 +318,13 @@ func (rep *VerifyReport) verifyTargets(dir string, files map[string]bool, truste
 	if !res.Met() {
 		rep.problem("%s is not signed by the targets threshold of root v%d: %d of %d valid signatures", name, trusted.Signed.Version, len(res.Valid), res.Threshold)
 		return
+	}
+	// parseTargetsChecked showed go-tuf's payload of the file is payload.
+	if goTUFRoot != nil {
+		if err := goTUFDelegatesTargets(goTUFRoot, md, data, payload, checks); err != nil {
+			rep.problem("%s is rejected by go-tuf v2's client logic: %v", name, err)
+			return
+		}
 	}
 	if newest != 0 && md.Signed.Version != newest {
 		rep.problem("%s holds version %d", name, md.Signed.Version)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // A chain long enough for go-tuf's walk to be cut into segments, with a
@@ -94,7 +96,7 @@ func TestVerifyGoTUFWalkInSegments(t *testing.T) {
 	// A root the own walk refuses in the second segment: the roots before
 	// it are trusted, none after, and the newest trusted is the one before.
 	write(n-5, k.file(k.root(n-5, hostileExpires), k.a))
-	trusted, complete := (&VerifyReport{}).walkRoots(dir, versionsUpTo(n))
+	trusted, complete, _ := (&VerifyReport{}).walkRoots(dir, versionsUpTo(n))
 	if complete || trusted == nil || trusted.Signed.Version != n-6 {
 		t.Fatalf("complete %v, trusted %v", complete, trusted)
 	}
@@ -178,12 +180,40 @@ func TestVerifyChainFileChanged(t *testing.T) {
 	}
 	versions := []int64{1, 2, 3}
 	rep := &VerifyReport{}
-	if _, complete := rep.readSegments([]*chainSegment{segment(0, "aa", "bb", "1.root.json", "2.root.json"), segment(1, "bb", "cc", "3.root.json")}, versions); !complete || !rep.OK() {
+	if _, complete, _ := rep.readSegments([]*chainSegment{segment(0, "aa", "bb", "1.root.json", "2.root.json"), segment(1, "bb", "cc", "3.root.json")}, versions); !complete || !rep.OK() {
 		t.Fatalf("complete %v, problems %q", complete, rep.Problems)
 	}
 	rep = &VerifyReport{}
-	if _, complete := rep.readSegments([]*chainSegment{segment(0, "aa", "bb", "1.root.json", "2.root.json"), segment(1, "b2", "cc", "3.root.json")}, versions); complete ||
+	if _, complete, _ := rep.readSegments([]*chainSegment{segment(0, "aa", "bb", "1.root.json", "2.root.json"), segment(1, "b2", "cc", "3.root.json")}, versions); complete ||
 		len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "2.root.json changed while it was being verified") {
 		t.Fatalf("complete %v, problems %q", complete, rep.Problems)
+	}
+}
+
+// A targets file signed by the threshold of its role, under a root whose
+// targets role also lists a key go-tuf cannot load: the own count accepts
+// it, go-tuf's VerifyDelegate stops at that key and refuses. verify
+// reports go-tuf's refusal (invariant 7).
+func TestVerifyTargetsAsGoTUF(t *testing.T) {
+	k := newHostileKeys(t)
+	root := k.root(1, hostileExpires, func(r *metadata.RootType) {
+		r.Keys["00bad"] = &metadata.Key{Type: metadata.KeyTypeECDSA_SHA2_P256, Scheme: metadata.KeySchemeECDSA_SHA2_P256, Value: metadata.KeyVal{PublicKey: "not a key"}}
+		r.Roles[metadata.TARGETS].KeyIDs = append(r.Roles[metadata.TARGETS].KeyIDs, "00bad")
+	})
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"1.root.json":    k.file(root, k.a, k.b),
+		"1.targets.json": k.file(k.targetsPart(1, hostileExpires), k.targets),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Verify(dir, VerifyOptions{At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], "1.targets.json is rejected by go-tuf v2's client logic") || strings.Contains(rep.Problems[0], "go-tuf itself accepts") {
+		t.Fatalf("problems %q", rep.Problems)
 	}
 }
