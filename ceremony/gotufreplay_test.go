@@ -72,7 +72,51 @@ func checkReplay(t *testing.T, what string, prev, data []byte) (accepted bool) {
 	if (replayed == nil) != (real == nil) {
 		t.Errorf("%s: the replay says %v, go-tuf says %v", what, replayed, real)
 	}
+	if walked, ok := chainWalkStep(t, prev, data); ok && walked != (real == nil) {
+		t.Errorf("%s: verify's chain walk (its signature checks shared with the own walk) accepts: %v; go-tuf says %v", what, walked, real)
+	}
 	return real == nil
+}
+
+// chainWalkStep is the verdict of go-tuf's rules on trusting prev (nil:
+// none) and then data as verify's chain walk reaches it, beside the own
+// walk whose signature checks it takes over the same bytes: the files
+// named by the versions they hold. ok is false where the walk does not
+// check data by go-tuf's rules (the own walk refused prev, go-tuf's did
+// not).
+func chainWalkStep(t *testing.T, prev, data []byte) (accepted, ok bool) {
+	t.Helper()
+	version := func(b []byte, otherwise int64) int64 {
+		var h struct {
+			Signed struct {
+				Version int64 `json:"version"`
+			} `json:"signed"`
+		}
+		if json.Unmarshal(b, &h) != nil {
+			return otherwise
+		}
+		return h.Signed.Version
+	}
+	dir := t.TempDir()
+	var versions []int64
+	for _, b := range [][]byte{prev, data} {
+		if b == nil {
+			continue
+		}
+		v := version(b, 1)
+		if len(versions) > 0 && v == versions[0] {
+			v++ // a name of its own; the own walk refuses it, go-tuf's rules still check it
+		}
+		if err := os.WriteFile(filepath.Join(dir, VersionedName(metadata.ROOT, v)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, v)
+	}
+	seg := walkChainSegment(dir, versions, 0, len(versions)-1)
+	if prev != nil && len(seg.own.Roots) == 0 && seg.goTUFFailed != 0 {
+		return false, false
+	}
+	return seg.goTUFFailed < 0, true
 }
 
 // Every root of the hostile corpus and of Sigstore's history, alone and
