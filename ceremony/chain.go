@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -131,7 +130,7 @@ func verificationCheck(key *metadata.Key, der []byte) (string, error) {
 	if pss {
 		hash = crypto.SHA256
 	}
-	return fmt.Sprintf("%x %d %t", sha256.Sum256(der), hash, pss), nil
+	return signatureCheck(der, hash, pss), nil
 }
 
 // ParseRawRoot reads a root file.
@@ -272,7 +271,7 @@ func (d *RawRoot) checkThreshold(role string, payload []byte, sigs []metadata.Si
 		valid, known := false, false
 		memoKey := ""
 		if memo != nil && p.err == nil && key.Scheme == p.tuf.Scheme { // else verify refuses it unchecked
-			memoKey = p.check + "\x00" + string(sig)
+			memoKey = sharedCheckKey(p.check, sig)
 			valid, known = memo[memoKey]
 		}
 		if !known {

@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -84,7 +85,7 @@ func appendGoTUFRole(b []byte, r *metadata.Role) []byte {
 // each value written by value.
 func appendSortedObject[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []byte {
 	b = append(b, '{')
-	for i, name := range sortedKeys(m) {
+	for i, name := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -183,7 +184,7 @@ type cjsonObject struct {
 }
 
 func openCJSONObject(b []byte, extra map[string]any) *cjsonObject {
-	return &cjsonObject{b: append(b, '{'), extra: extra, names: sortedKeys(extra)}
+	return &cjsonObject{b: append(b, '{'), extra: extra, names: slices.Sorted(maps.Keys(extra))}
 }
 
 // member starts the known member name (after any extra member before it).
@@ -222,14 +223,4 @@ func (o *cjsonObject) close() []byte {
 func appendCJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	return append(appendEscapedString(b, s), '"')
-}
-
-// sortedKeys is m's keys in cjson's order (bytewise).
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

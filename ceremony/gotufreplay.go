@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -73,6 +71,19 @@ func newGoTUFRoot(md *metadata.Metadata[metadata.RootType], decoded map[goTUFKey
 		payload: func() ([]byte, error) { return goTUFRootPayload(&md.Signed) },
 		checked: map[string]bool{},
 	}}
+}
+
+// signatureCheck names the check a signature gets from a key: the SHA-256
+// of its PKIX encoding, the hash, PSS padding or not. Both walks name
+// their checks so, and share a check only under the same name.
+func signatureCheck(der []byte, hash crypto.Hash, pss bool) string {
+	return fmt.Sprintf("%s %d %t", sha256Hex(der), hash, pss)
+}
+
+// sharedCheckKey is the key of a signature check in a memo shared by the
+// walks: the check's name (no NUL in it) and the signature.
+func sharedCheckKey(check string, sig []byte) string {
+	return check + "\x00" + string(sig)
 }
 
 // goTUFKey is one of a root's keys decoded as VerifyDelegate decodes it.
@@ -189,8 +200,7 @@ func decodeGoTUFKey(key *metadata.Key) *goTUFKey {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(der)
-		k.fingerprint = hex.EncodeToString(sum[:])
+		k.fingerprint = sha256Hex(der)
 		// The hash: none for ed25519, SHA-384 for the P-384 scheme, SHA-256
 		// otherwise; RSA keys of the PSS type get PSS padding.
 		hash := crypto.Hash(0)
@@ -201,7 +211,7 @@ func decodeGoTUFKey(key *metadata.Key) *goTUFKey {
 			}
 		}
 		pss := key.Type == metadata.KeyTypeRSASSA_PSS_SHA256
-		k.check = fmt.Sprintf("%s %d %t", k.fingerprint, hash, pss)
+		k.check = signatureCheck(der, hash, pss)
 		if !pss {
 			k.verifier, err = signature.LoadVerifier(pub, hash)
 			return err
@@ -233,7 +243,7 @@ func (s *goTUFSigned) by(id string, key *goTUFKey) (bool, error) {
 			sig = g.Signature
 		}
 	}
-	shared := key.check + "\x00" + string(sig)
+	shared := sharedCheckKey(key.check, sig)
 	ok, done := s.shared[shared]
 	if !done {
 		ok = key.verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(s.bytes)) == nil
